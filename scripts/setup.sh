@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Strata needs to build, test and run.
+# Idempotent and quiet: when everything is already installed it prints nothing
+# and touches nothing. Used by scripts/run.sh, scripts/test.sh and CI.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang-format
+  # libraries (see docs/architecture.md for what each is used for)
+  librdkafka-dev libsimdjson-dev libre2-dev libspdlog-dev libfmt-dev catch2
+  libboost-dev libboost-system-dev libcurl4-openssl-dev libyaml-cpp-dev
+  libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libprotobuf-dev protobuf-compiler
+  libxxhash-dev libbenchmark-dev
+  # tools the tests and benchmarks use
+  curl wrk procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "setup: installing ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
