@@ -1,0 +1,20 @@
+// Logging: every Strata process logs through spdlog to stderr, either as
+// human-readable text or as one JSON object per line (for log shippers --
+// including Strata's own agent). Call setup() once, early in main, before
+// starting threads; after that spdlog's default logger is thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace strata::logging {
+
+// level: trace|debug|info|warn|error|critical|off. format: text|json.
+// Throws std::invalid_argument naming the bad value.
+void setup(const std::string& level, const std::string& format);
+
+// JSON-escapes `s` (quotes, backslash, control characters), appending to `out`.
+// Shared by the JSON log format and the JSON responses of the services.
+void append_json_escaped(std::string& out, std::string_view s);
+
+}  // namespace strata::logging
