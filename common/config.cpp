@@ -276,6 +276,12 @@ const Config::Value& Config::get(const std::string& key, Type expected) const {
   return it->second;
 }
 
+const std::string& Config::origin(const std::string& key) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) throw std::logic_error("config key not declared: " + key);
+  return it->second.origin;
+}
+
 std::string Config::str(const std::string& key) const { return get(key, Type::kString).scalar; }
 std::int64_t Config::integer(const std::string& key) const {
   return std::stoll(get(key, Type::kInt).scalar);

@@ -87,6 +87,9 @@ class Config {
   std::chrono::milliseconds duration(const std::string& key) const;
   std::vector<std::string> list(const std::string& key) const;
   std::map<std::string, std::string> string_map(const std::string& key) const;
+  // Where a key's value came from: "default", "flag --x", "FILE line N".
+  const std::string& origin(const std::string& key) const;
+  bool is_default(const std::string& key) const { return origin(key) == "default"; }
 
   static std::string usage(const Schema& schema, const std::string& program,
                            const std::string& description);

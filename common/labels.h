@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +20,7 @@ class Labels {
   // Sorts by name. Throws std::invalid_argument naming the label on a
   // duplicate name.
   explicit Labels(std::vector<Label> labels);
+  Labels(std::initializer_list<Label> labels) : Labels(std::vector<Label>(labels)) {}
 
   const std::vector<Label>& items() const { return items_; }
   bool empty() const { return items_.empty(); }
