@@ -39,7 +39,13 @@ std::string rfc3339(std::int64_t ms) {
 }
 
 WebhookNotifier::WebhookNotifier(std::string url, std::string external_url)
-    : url_(std::move(url)), external_url_(std::move(external_url)) {}
+    : url_(std::move(url)),
+      external_url_(std::move(external_url)),
+      // Bounded retries: an evaluation round must not stall for long on a dead
+      // receiver; the next transition is sent anyway.
+      client_(http::ClientOptions{std::chrono::milliseconds(2000), std::chrono::milliseconds(10000),
+                                  3, std::chrono::milliseconds(100),
+                                  std::chrono::milliseconds(1000)}) {}
 
 std::string WebhookNotifier::payload(const std::string& rule_name, const std::vector<Alert>& alerts,
                                      bool resolved,

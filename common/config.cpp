@@ -234,8 +234,13 @@ std::optional<Config> Config::from_command_line(const Schema& schema, int argc,
   Config cfg(schema);
   std::vector<std::pair<std::string, std::string>> flags;
   std::string config_file;
+  bool check_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--check-config") {
+      check_only = true;
+      continue;
+    }
     if (a == "--help" || a == "-h") {
       std::cout << usage(schema, program, description);
       return std::nullopt;
@@ -265,6 +270,10 @@ std::optional<Config> Config::from_command_line(const Schema& schema, int argc,
   }
   if (!config_file.empty()) cfg.merge_yaml_file(config_file);
   for (const auto& [k, v] : flags) cfg.set(k, v, "flag --" + k);
+  if (check_only) {
+    std::cout << program << ": configuration is valid\n";
+    return std::nullopt;
+  }
   return cfg;
 }
 
@@ -309,6 +318,7 @@ std::string Config::usage(const Schema& schema, const std::string& program,
       "Options (a YAML file nests keys by their dots; flags override the file):\n",
       program, description, program);
   out += "  --config FILE\n      YAML configuration file.\n";
+  out += "  --check-config\n      Load and validate the configuration, then exit (0 when valid, 2 if not).\n";
   for (const auto& o : schema.options())
     out += fmt::format("  --{} <{}>   (default: '{}')\n      {}\n", o.key, type_name(o.type),
                        o.default_value, o.help);

@@ -68,7 +68,8 @@ class Config {
   explicit Config(const Schema& schema);
 
   // Parses argv: --config FILE, --key=value / --key value, --help,
-  // --help-markdown. Returns nullopt after printing help (the caller exits 0).
+  // --help-markdown, --check-config. Returns nullopt after printing help or
+  // after a successful check (the caller exits 0).
   static std::optional<Config> from_command_line(const Schema& schema, int argc,
                                                  const char* const* argv,
                                                  const std::string& program,
