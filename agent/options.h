@@ -1,0 +1,47 @@
+// Agent options: the `agent.*` configuration keys and their validated,
+// typed form. add_options() is the single place the keys and their defaults
+// are declared (so `--help` and docs/config.md stay right); from_config()
+// turns a loaded Config into AgentOptions or throws config::ConfigError naming
+// the key, so a bad setting stops the agent before it starts anything.
+//
+// AgentOptions is a plain value; copy it freely.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/http_server.h"
+
+namespace strata::agent {
+
+struct AgentOptions {
+  http::ServerOptions http;  // the agent's own /metrics, /healthz, /readyz
+  std::string collector_url = "http://127.0.0.1:8080";  // no trailing '/'
+  std::chrono::milliseconds interval{15'000};           // host metrics period
+  std::chrono::milliseconds flush_interval{1'000};      // log batches
+  std::chrono::milliseconds rescan_interval{10'000};    // glob re-expansion
+  std::vector<std::string> files;                       // paths or glob patterns
+  std::map<std::string, std::string> labels;            // added to every series/stream
+  std::string instance;                                 // never empty after from_config
+  std::string proc_path = "/proc";
+  std::size_t max_line_bytes = 262'144;
+  std::size_t queue_max_bytes = 64u << 20;  // per kind (metrics, logs)
+
+  static AgentOptions from_config(const config::Config& cfg);
+};
+
+void add_options(config::Schema& schema);
+
+// Label names the agent sets itself; agent.labels may not use them (nor any
+// name starting with "__"), so a configured label can never silently replace
+// the identity of a series or stream.
+bool is_reserved_label(const std::string& name);
+
+// This machine's hostname, the default instance label.
+std::string local_hostname();
+
+}  // namespace strata::agent

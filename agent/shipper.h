@@ -1,0 +1,98 @@
+// Shipper: delivers batches of one kind (metrics or logs) to the collector's
+// push API -- POST <collector>/api/v1/push/{metrics,logs}, wire-format JSON.
+//
+// Delivery is at-least-once and in order: a batch is encoded once, queued,
+// and removed from the queue only when the collector answers 2xx (204). A
+// round (flush()) sends queued batches oldest first through an HttpClient
+// that itself retries transport errors, 408, 429 and 5xx with backoff and
+// Retry-After; if a batch still fails, the round stops and the batch stays
+// queued for the next round. A batch the collector rejects as bad (other 4xx)
+// can never succeed: it is logged and dropped. The queue is bounded in bytes
+// (BatchQueue evicts the oldest); everything dropped is counted in
+// strata_agent_items_dropped_total{kind,reason}.
+//
+// A response lost after the collector accepted a batch means it is sent
+// again: the collector may see a batch twice, never zero times while the
+// agent runs.
+//
+// Thread-safety: a Shipper belongs to one thread (HttpClient is not
+// thread-safe); its self-metrics may be scraped from any thread.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/batch_queue.h"
+#include "agent/file_tailer.h"
+#include "common/http_client.h"
+#include "common/labels.h"
+#include "common/metrics_registry.h"
+#include "common/wire_format.h"
+
+namespace strata::agent {
+
+enum class Kind { kMetrics, kLogs };
+
+struct ShipperOptions {
+  std::string collector_url;  // base URL, no trailing '/'
+  http::ClientOptions client{std::chrono::milliseconds(2'000), std::chrono::milliseconds(10'000), 3,
+                             std::chrono::milliseconds(200), std::chrono::milliseconds(5'000)};
+  std::size_t queue_max_bytes = 64u << 20;
+};
+
+class Shipper {
+ public:
+  // Registers its metrics in `registry`. The queue gauges read this Shipper,
+  // so the registry must not be rendered once the Shipper is gone (the agent
+  // stops its HTTP server first). `queue` defaults to a MemoryBatchQueue.
+  Shipper(Kind kind, ShipperOptions options, metrics::Registry& registry,
+          std::unique_ptr<BatchQueue> queue = nullptr);
+  ~Shipper();
+
+  // Encode and queue a batch (empty batches are ignored). Throws
+  // std::logic_error if the batch is not of this shipper's kind.
+  void enqueue(const wire::MetricsBatch& batch);
+  void enqueue(const wire::LogsBatch& batch);
+
+  // One delivery round with full retries. True when the queue is empty after.
+  bool flush();
+  // For shutdown: one attempt per batch and short timeouts, so stopping the
+  // agent is not held up by a collector that is down.
+  bool flush_final();
+
+  const BatchQueue& queue() const { return *queue_; }
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  void push(EncodedBatch batch);
+  bool deliver(http::HttpClient& client);
+
+  Kind kind_;
+  const char* kind_name_;
+  ShipperOptions options_;
+  std::string endpoint_;
+  std::unique_ptr<BatchQueue> queue_;
+  std::unique_ptr<http::HttpClient> client_;
+  bool failing_ = false;  // log the first failure and the recovery, not every retry
+  std::size_t failed_rounds_ = 0;
+  bool warned_queue_full_ = false;
+
+  metrics::Counter& shipped_;
+  metrics::Counter& failures_;
+  metrics::Counter& dropped_queue_full_;
+  metrics::Counter& dropped_rejected_;
+  metrics::Counter& dropped_invalid_;
+};
+
+// Groups tailed lines into log batches: one stream per file, labelled
+// `stream_labels` plus filename=<path>; lines keep their order. Lines and
+// paths are made valid UTF-8 (see utf8.h). A batch holds at most
+// `max_batch_bytes` of line text (at least one line), so it stays far below
+// the collector's body limit.
+std::vector<wire::LogsBatch> make_log_batches(const std::vector<TailEntry>& entries,
+                                              const Labels& stream_labels,
+                                              std::size_t max_batch_bytes = 1u << 20);
+
+}  // namespace strata::agent
