@@ -1,0 +1,96 @@
+// Ingester: the logindex's Kafka consumer. One thread polls the logs topic as
+// a member of the logindex consumer group, decodes each message (a
+// wire-format logs batch), adds its entries to the MemoryIndex and then
+// commits the batch's offsets.
+//
+// Delivery. Offsets are committed only after the whole batch is indexed, so
+// a crash replays it; the index's deduplication absorbs the replay. A
+// message that does not decode is logged, counted and committed past: one
+// poison message must not wedge its partition. A failed poll or commit is
+// logged and retried with backoff; a failed commit only means a replay.
+//
+// Thread-safety: start() and stop() from one controlling thread; readiness()
+// and the counters from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+
+#include "common/kafka_bus.h"
+#include "common/metrics_registry.h"
+#include "logindex/memory_index.h"
+
+namespace strata::logindex {
+
+struct IngesterOptions {
+  kafka::KafkaOptions kafka;
+  std::string group_id = "strata-logindex";
+  std::string topic = "logs";
+  std::size_t max_poll_messages = 1000;
+  std::chrono::milliseconds poll_timeout{250};
+  // Not ready when no poll has succeeded for this long.
+  std::chrono::milliseconds stall_timeout{30'000};
+};
+
+// What applying one polled batch did.
+struct BatchStats {
+  std::size_t messages = 0;
+  std::size_t rejected_messages = 0;  // did not decode
+  AddResult entries;
+};
+
+// Decodes and indexes messages, logging each poison message. The
+// decode/apply half of the loop, usable without a broker.
+BatchStats apply_log_messages(std::span<const kafka::InMessage> messages, MemoryIndex& index);
+
+class Ingester {
+ public:
+  Ingester(IngesterOptions options, MemoryIndex& index, metrics::Registry& registry);
+  ~Ingester();  // stop()
+  Ingester(const Ingester&) = delete;
+  Ingester& operator=(const Ingester&) = delete;
+
+  // Creates the consumer (throws kafka::KafkaError) and starts the thread.
+  void start();
+  // Finishes the batch in hand (indexed and committed), leaves the group
+  // and joins the thread. Idempotent.
+  void stop();
+
+  // nullopt when ready, else why not (for /readyz).
+  std::optional<std::string> readiness() const;
+  std::uint64_t batches_committed() const { return batches_committed_.load(); }
+
+ private:
+  void run();
+  void record(const BatchStats& stats);
+  bool sleep_unless_stopping(std::chrono::milliseconds d);
+
+  IngesterOptions options_;
+  MemoryIndex& index_;
+  std::unique_ptr<kafka::KafkaConsumer> consumer_;
+  std::thread thread_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+
+  std::atomic<bool> running_{false};
+  std::atomic<std::int64_t> last_poll_ns_{0};  // steady clock; 0 = never
+  std::atomic<std::uint64_t> batches_committed_{0};
+
+  metrics::Counter& messages_;
+  metrics::Counter& rejected_messages_;
+  metrics::Counter& appended_;
+  metrics::Counter& duplicates_;
+  metrics::Counter& errors_;
+};
+
+}  // namespace strata::logindex

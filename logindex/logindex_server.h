@@ -1,0 +1,54 @@
+// LogIndexServer: the strata-logindex process minus main(): a Service (HTTP
+// API with /metrics, /healthz, /readyz), the in-memory index, the search API
+// over it, and the Kafka ingester filling it. The all-in-one binary embeds
+// one next to the other components.
+//
+// Lifecycle: construct (reads and validates config, throws ConfigError),
+// start() (binds the port, joins the consumer group), stop() (stops
+// ingesting first so no batch is left half-committed, then drains HTTP).
+// stop() is idempotent and run by the destructor. start()/stop() from one
+// thread; url() from any.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/config.h"
+#include "common/service.h"
+#include "logindex/ingester.h"
+#include "logindex/memory_index.h"
+#include "logindex/search_api.h"
+
+namespace strata::logindex {
+
+// Declares every logindex.* option (listen address, HTTP limits, consumer
+// group, search limits, ingest batch size).
+void add_options(config::Schema& schema);
+
+class LogIndexServer {
+ public:
+  explicit LogIndexServer(const config::Config& cfg);
+  ~LogIndexServer();
+  LogIndexServer(const LogIndexServer&) = delete;
+  LogIndexServer& operator=(const LogIndexServer&) = delete;
+
+  void start();
+  void stop();
+  std::string url() const { return service_.url(); }
+
+  MemoryIndex& index() { return index_; }
+  Ingester& ingester() { return *ingester_; }
+  Service& service() { return service_; }
+
+ private:
+  // Declared first: the metric callbacks and handlers read it until the
+  // service is gone.
+  MemoryIndex index_;
+  Service service_;
+  std::unique_ptr<SearchApi> api_;
+  std::unique_ptr<Ingester> ingester_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace strata::logindex

@@ -1,0 +1,253 @@
+// The Prometheus-compatible query API, called as handlers (no network):
+// exact JSON bodies, value and time formatting, parameters and errors.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+#include "common/metrics_registry.h"
+#include "tsdb/query_api.h"
+
+using namespace strata;
+using namespace strata::tsdb;
+
+namespace {
+
+http::Request request(std::string path,
+                      std::vector<std::pair<std::string, std::string>> params = {}) {
+  http::Request r;
+  r.method = "GET";
+  r.path = path;
+  r.target = path;
+  for (auto& [k, v] : params) r.params.emplace(k, v);
+  return r;
+}
+
+constexpr std::int64_t kNow = 1'700'000'000'123;
+
+struct Fixture {
+  MemoryStore store;
+  metrics::Registry registry;
+  QueryApi api{store, QueryApiOptions{std::chrono::minutes(5), [] { return kNow; }}, registry};
+
+  Fixture() {
+    store.append(Labels{{"__name__", "up"}, {"job", "api"}, {"instance", "a:1"}},
+                 std::vector<wire::Sample>{{kNow - 10'000, 1}});
+    store.append(Labels{{"__name__", "up"}, {"job", "db"}, {"instance", "b:2"}},
+                 std::vector<wire::Sample>{{kNow - 20'000, 0}});
+    store.append(Labels{{"__name__", "temp"}, {"room", "say \"hi\"\n"}},
+                 std::vector<wire::Sample>{{kNow - 1000, 0.5}});
+  }
+};
+
+std::string bad_data(const std::string& message) {
+  return R"({"status":"error","errorType":"bad_data","error":")" + message + "\"}";
+}
+
+}  // namespace
+
+TEST_CASE("query api: sample values formatted like Prometheus", "[tsdb][api]") {
+  CHECK(format_sample_value(0.5) == "0.5");
+  CHECK(format_sample_value(1) == "1");
+  CHECK(format_sample_value(-2.25) == "-2.25");
+  CHECK(format_sample_value(0) == "0");
+  CHECK(format_sample_value(-0.0) == "-0");
+  CHECK(format_sample_value(0.1) == "0.1");
+  CHECK(format_sample_value(1e21) == "1000000000000000000000");
+  CHECK(format_sample_value(1.5e-7) == "0.00000015");
+  CHECK(format_sample_value(123456789.125) == "123456789.125");
+  CHECK(format_sample_value(std::nan("")) == "NaN");
+  CHECK(format_sample_value(std::numeric_limits<double>::infinity()) == "+Inf");
+  CHECK(format_sample_value(-std::numeric_limits<double>::infinity()) == "-Inf");
+  // Round trip for the extremes (long but exact).
+  // (strtod, not stod: stod throws on a subnormal result.)
+  double big = std::numeric_limits<double>::max();
+  CHECK(std::strtod(format_sample_value(big).c_str(), nullptr) == big);
+  double tiny = std::numeric_limits<double>::denorm_min();
+  CHECK(std::strtod(format_sample_value(tiny).c_str(), nullptr) == tiny);
+}
+
+TEST_CASE("query api: timestamps as float seconds", "[tsdb][api]") {
+  CHECK(format_timestamp(1'700'000'000'123) == "1700000000.123");
+  CHECK(format_timestamp(1'700'000'000'000) == "1700000000");
+  CHECK(format_timestamp(1'700'000'000'100) == "1700000000.1");
+  CHECK(format_timestamp(1'700'000'000'020) == "1700000000.02");
+  CHECK(format_timestamp(0) == "0");
+  CHECK(format_timestamp(-1500) == "-1.5");
+  CHECK(format_timestamp(-1) == "-0.001");
+}
+
+TEST_CASE("query api: time parameters, float seconds and RFC3339", "[tsdb][api]") {
+  CHECK(parse_timestamp("1700000000") == 1'700'000'000'000);
+  CHECK(parse_timestamp("1700000000.123") == 1'700'000'000'123);
+  CHECK(parse_timestamp("1700000000.1234") == 1'700'000'000'123);
+  CHECK(parse_timestamp("1700000000.9996") == 1'700'000'001'000);
+  CHECK(parse_timestamp("1.7e9") == 1'700'000'000'000);
+  CHECK(parse_timestamp("-1.5") == -1500);
+  CHECK(parse_timestamp("2023-11-14T22:13:20Z") == 1'700'000'000'000);
+  CHECK(parse_timestamp("2023-11-14T22:13:20.123Z") == 1'700'000'000'123);
+  CHECK(parse_timestamp("2023-11-14T22:13:20.5Z") == 1'700'000'000'500);
+  CHECK(parse_timestamp("2023-11-14T22:13:20.123456789Z") == 1'700'000'000'123);
+  CHECK(parse_timestamp("2023-11-14T23:43:20+01:30") == 1'700'000'000'000);
+  CHECK(parse_timestamp("2023-11-14T20:13:20-02:00") == 1'700'000'000'000);
+  CHECK(parse_timestamp("1970-01-01T00:00:00Z") == 0);
+  CHECK(parse_timestamp("1969-12-31T23:59:59Z") == -1000);
+  CHECK(parse_timestamp("2024-02-29T00:00:00Z") == 1'709'164'800'000);
+  for (const char* bad :
+       {"", "abc", "NaN", "inf", "1e300", "12abc", "2023-11-14", "2023-11-14T22:13:20",
+        "2023-13-01T00:00:00Z", "2023-02-29T00:00:00Z", "2023-11-14T24:00:00Z",
+        "2023-11-14T22:13:20.Z", "2023-11-14T22:13:20Zjunk", "2023-11-14 22:13:20Z"}) {
+    INFO(bad);
+    CHECK_THROWS_AS(parse_timestamp(bad), std::invalid_argument);
+  }
+}
+
+TEST_CASE("query api: instant query in Prometheus's exact JSON", "[tsdb][api]") {
+  Fixture f;
+  auto r = f.api.query(request("/api/v1/query", {{"query", "up"}}));
+  CHECK(r.status == 200);
+  CHECK(r.content_type.find("application/json") != std::string::npos);
+  CHECK(
+      r.body ==
+      R"({"status":"success","data":{"resultType":"vector","result":[)"
+      R"({"metric":{"__name__":"up","instance":"a:1","job":"api"},"value":[1700000000.123,"1"]},)"
+      R"({"metric":{"__name__":"up","instance":"b:2","job":"db"},"value":[1700000000.123,"0"]}]}})");
+
+  auto at = f.api.query(request("/api/v1/query", {{"query", "temp"}, {"time", "1700000000"}}));
+  CHECK(at.body ==
+        R"({"status":"success","data":{"resultType":"vector","result":[)"
+        R"({"metric":{"__name__":"temp","room":"say \"hi\"\n"},"value":[1700000000,"0.5"]}]}})");
+
+  auto none = f.api.query(request("/api/v1/query", {{"query", "up{job=\"nope\"}"}}));
+  CHECK(none.body == R"({"status":"success","data":{"resultType":"vector","result":[]}})");
+
+  // Outside the 5 m lookback: gone.
+  auto later = f.api.query(request("/api/v1/query", {{"query", "up"}, {"time", "1700000400"}}));
+  CHECK(later.body == R"({"status":"success","data":{"resultType":"vector","result":[]}})");
+}
+
+TEST_CASE("query api: non-finite values are strings", "[tsdb][api]") {
+  MemoryStore store;
+  metrics::Registry reg;
+  QueryApi api(store, QueryApiOptions{std::chrono::minutes(5), [] { return std::int64_t{10'000}; }},
+               reg);
+  store.append(Labels{{"__name__", "m"}, {"k", "nan"}},
+               std::vector<wire::Sample>{{5000, std::nan("")}});
+  store.append(Labels{{"__name__", "m"}, {"k", "pinf"}},
+               std::vector<wire::Sample>{{5000, std::numeric_limits<double>::infinity()}});
+  store.append(Labels{{"__name__", "m"}, {"k", "stale"}},
+               std::vector<wire::Sample>{{4000, 1}, {5000, wire::stale_nan()}});
+  auto r = api.query(request("/api/v1/query", {{"query", "m"}}));
+  CHECK(r.body == R"({"status":"success","data":{"resultType":"vector","result":[)"
+                  R"({"metric":{"__name__":"m","k":"nan"},"value":[10,"NaN"]},)"
+                  R"({"metric":{"__name__":"m","k":"pinf"},"value":[10,"+Inf"]}]}})");
+}
+
+TEST_CASE("query api: bad queries are 400 bad_data", "[tsdb][api]") {
+  Fixture f;
+  auto check = [&](std::vector<std::pair<std::string, std::string>> params,
+                   const std::string& message) {
+    auto r = f.api.query(request("/api/v1/query", std::move(params)));
+    CHECK(r.status == 400);
+    CHECK(r.body == bad_data(message));
+  };
+  check({}, "invalid parameter \\\"query\\\": parse error at char 1: no expression found in input");
+  check({{"query", "up{"}},
+        "invalid parameter \\\"query\\\": parse error at char 4: unexpected end of input, expected "
+        "label name or '}'");
+  check({{"query", "{}"}},
+        "invalid parameter \\\"query\\\": parse error at char 1: vector selector must contain at "
+        "least one non-empty matcher");
+  check({{"query", "up"}, {"time", "yesterday"}},
+        "invalid parameter \\\"time\\\": cannot parse \\\"yesterday\\\" to a valid timestamp");
+  auto regex = f.api.query(request("/api/v1/query", {{"query", "up{a=~\"(\"}"}}));
+  CHECK(regex.status == 400);
+  CHECK(regex.body.find("invalid regular expression") != std::string::npos);
+}
+
+TEST_CASE("query api: label names and values, with match[] and limit", "[tsdb][api]") {
+  Fixture f;
+  CHECK(f.api.labels(request("/api/v1/labels")).body ==
+        R"({"status":"success","data":["__name__","instance","job","room"]})");
+  CHECK(f.api.labels(request("/api/v1/labels", {{"match[]", "temp"}})).body ==
+        R"({"status":"success","data":["__name__","room"]})");
+  CHECK(
+      f.api.labels(request("/api/v1/labels", {{"limit", "2"}})).body ==
+      R"({"status":"success","data":["__name__","instance"],"warnings":["results truncated due to limit"]})");
+  CHECK(f.api.labels(request("/api/v1/labels", {{"limit", "4"}})).body ==
+        R"({"status":"success","data":["__name__","instance","job","room"]})");
+  CHECK(f.api.labels(request("/api/v1/labels", {{"limit", "0"}})).body ==
+        R"({"status":"success","data":["__name__","instance","job","room"]})");
+
+  CHECK(f.api.label_values(request("/api/v1/label/job/values")).body ==
+        R"({"status":"success","data":["api","db"]})");
+  CHECK(f.api.label_values(request("/api/v1/label/__name__/values")).body ==
+        R"({"status":"success","data":["temp","up"]})");
+  CHECK(f.api.label_values(request("/api/v1/label/job/values", {{"limit", "1"}})).body ==
+        R"({"status":"success","data":["api"],"warnings":["results truncated due to limit"]})");
+  CHECK(
+      f.api.label_values(request("/api/v1/label/job/values", {{"match[]", "up{instance=\"b:2\"}"}}))
+          .body == R"({"status":"success","data":["db"]})");
+  CHECK(f.api.label_values(request("/api/v1/label/nope/values")).body ==
+        R"({"status":"success","data":[]})");
+  // Time range with match[]: only up{job="api"} has a sample in the last 15 s.
+  CHECK(f.api
+            .label_values(request("/api/v1/label/job/values",
+                                  {{"match[]", "up"}, {"start", "1699999985.123"}}))
+            .body == R"({"status":"success","data":["api"]})");
+
+  auto bad_name = f.api.label_values(request("/api/v1/label/1x/values"));
+  CHECK(bad_name.status == 400);
+  CHECK(bad_name.body == bad_data("invalid label name: \\\"1x\\\""));
+  CHECK(f.api.label_values(request("/api/v1/label/job")).status == 404);
+  CHECK(f.api.label_values(request("/api/v1/label/a/b/values")).status == 400);
+  auto bad_limit = f.api.labels(request("/api/v1/labels", {{"limit", "-1"}}));
+  CHECK(bad_limit.status == 400);
+  CHECK(bad_limit.body == bad_data("invalid parameter \\\"limit\\\": limit must be non-negative"));
+  CHECK(f.api.labels(request("/api/v1/labels", {{"limit", "x"}})).status == 400);
+  CHECK(f.api.labels(request("/api/v1/labels", {{"match[]", "{}"}})).status == 400);
+}
+
+TEST_CASE("query api: series", "[tsdb][api]") {
+  Fixture f;
+  auto r = f.api.series(request("/api/v1/series", {{"match[]", "up"}}));
+  CHECK(r.body == R"({"status":"success","data":[)"
+                  R"({"__name__":"up","instance":"a:1","job":"api"},)"
+                  R"({"__name__":"up","instance":"b:2","job":"db"}]})");
+  // Several match[] are a union, without repeats.
+  http::Request two =
+      request("/api/v1/series", {{"match[]", "up{job=\"db\"}"}, {"match[]", "temp"}});
+  two.params.emplace("match[]", "up{job=\"db\"}");
+  CHECK(f.api.series(two).body ==
+        R"({"status":"success","data":[{"__name__":"temp","room":"say \"hi\"\n"},)"
+        R"({"__name__":"up","instance":"b:2","job":"db"}]})");
+  CHECK(
+      f.api.series(request("/api/v1/series", {{"match[]", "{__name__=~\".+\"}"}, {"limit", "1"}}))
+          .body ==
+      R"({"status":"success","data":[{"__name__":"temp","room":"say \"hi\"\n"}],"warnings":["results truncated due to limit"]})");
+  CHECK(f.api
+            .series(request(
+                "/api/v1/series",
+                {{"match[]", "up"}, {"start", "2023-11-14T22:13:05Z"}, {"end", "1700000000.200"}}))
+            .body ==
+        R"({"status":"success","data":[{"__name__":"up","instance":"a:1","job":"api"}]})");
+
+  auto none = f.api.series(request("/api/v1/series"));
+  CHECK(none.status == 400);
+  CHECK(none.body == bad_data("no match[] parameter provided"));
+  auto backwards =
+      f.api.series(request("/api/v1/series", {{"match[]", "up"}, {"start", "10"}, {"end", "5"}}));
+  CHECK(backwards.status == 400);
+  CHECK(backwards.body ==
+        bad_data("invalid parameter \\\"end\\\": end timestamp must not be before start time"));
+}
+
+TEST_CASE("query api: requests are counted", "[tsdb][api]") {
+  Fixture f;
+  f.api.query(request("/api/v1/query", {{"query", "up"}}));
+  f.api.query(request("/api/v1/query", {{"query", "up{"}}));
+  auto text = f.registry.render();
+  CHECK(text.find("strata_tsdb_api_requests_total 2\n") != std::string::npos);
+  CHECK(text.find("strata_tsdb_api_bad_requests_total 1\n") != std::string::npos);
+}

@@ -1,0 +1,105 @@
+// Ingester: the tsdb's Kafka consumer. One thread polls the metrics topic as
+// a member of the tsdb consumer group, decodes each message (a wire-format
+// metrics batch), appends its samples to the MemoryStore and then commits
+// the batch's offsets.
+//
+// Delivery. Offsets are committed only after the whole batch is in the
+// store, so a crash replays it; the store's idempotent append absorbs the
+// replay (at-least-once in, exactly-once visible). A message that does not
+// decode is logged, counted and committed past: one poison message must not
+// wedge its partition forever. A failed poll or commit is logged and
+// retried with backoff; a failed commit only means a later replay.
+//
+// Thread-safety: start() and stop() from one controlling thread; readiness()
+// and the counters from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+
+#include "common/kafka_bus.h"
+#include "common/metrics_registry.h"
+#include "tsdb/memory_store.h"
+
+namespace strata::tsdb {
+
+struct IngesterOptions {
+  kafka::KafkaOptions kafka;
+  std::string group_id = "strata-tsdb";
+  std::string topic = "metrics";
+  std::size_t max_poll_messages = 1000;
+  std::chrono::milliseconds poll_timeout{250};
+  // Not ready when no poll has succeeded for this long.
+  std::chrono::milliseconds stall_timeout{30'000};
+};
+
+// What applying one polled batch did.
+struct BatchStats {
+  std::size_t messages = 0;
+  std::size_t rejected_messages = 0;  // did not decode
+  std::size_t series = 0;
+  std::size_t rejected_series = 0;  // no usable labels
+  AppendResult samples;
+  std::string first_conflict;  // "series at ts", for a log line
+};
+
+// Decodes and applies messages to the store, logging each poison message.
+// The decode/append half of the loop, usable without a broker.
+BatchStats apply_metrics_messages(std::span<const kafka::InMessage> messages, MemoryStore& store);
+
+class Ingester {
+ public:
+  Ingester(IngesterOptions options, MemoryStore& store, metrics::Registry& registry);
+  ~Ingester();  // stop()
+  Ingester(const Ingester&) = delete;
+  Ingester& operator=(const Ingester&) = delete;
+
+  // Creates the consumer (throws kafka::KafkaError) and starts the thread.
+  void start();
+  // Finishes the batch in hand (applied and committed), leaves the group and
+  // joins the thread. Idempotent.
+  void stop();
+
+  // nullopt when ready, else why not (for /readyz).
+  std::optional<std::string> readiness() const;
+  // Batches applied and committed since start (tests wait on it).
+  std::uint64_t batches_committed() const { return batches_committed_.load(); }
+
+ private:
+  void run();
+  void record(const BatchStats& stats);
+  // Sleeps up to `d`; returns early (false) when stopping.
+  bool sleep_unless_stopping(std::chrono::milliseconds d);
+
+  IngesterOptions options_;
+  MemoryStore& store_;
+  std::unique_ptr<kafka::KafkaConsumer> consumer_;
+  std::thread thread_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+
+  std::atomic<bool> running_{false};
+  std::atomic<std::int64_t> last_poll_ns_{0};  // steady clock; 0 = never
+  std::atomic<std::uint64_t> batches_committed_{0};
+  std::chrono::steady_clock::time_point last_conflict_log_{};
+
+  metrics::Counter& messages_;
+  metrics::Counter& rejected_messages_;
+  metrics::Counter& rejected_series_;
+  metrics::Counter& appended_;
+  metrics::Counter& duplicates_;
+  metrics::Counter& conflicts_;
+  metrics::Counter& errors_;
+};
+
+}  // namespace strata::tsdb

@@ -1,0 +1,387 @@
+#include "tsdb/query_api.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <optional>
+#include <set>
+#include <stdexcept>
+
+#include "common/logging.h"
+#include "common/wire_format.h"
+#include "tsdb/promql/selector.h"
+
+namespace strata::tsdb {
+namespace {
+
+// A client error: becomes 400 bad_data.
+class BadData : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+constexpr std::string_view kTruncatedWarning = "results truncated due to limit";
+
+std::string error_json(std::string_view type, std::string_view message) {
+  std::string out = R"({"status":"error","errorType":")";
+  out += type;
+  out += R"(","error":")";
+  logging::append_json_escaped(out, message);
+  out += "\"}";
+  return out;
+}
+
+void append_string(std::string& out, std::string_view s) {
+  out += '"';
+  logging::append_json_escaped(out, s);
+  out += '"';
+}
+
+void append_labels(std::string& out, const Labels& labels) {
+  out += '{';
+  bool first = true;
+  for (const auto& [n, v] : labels.items()) {
+    if (!first) out += ',';
+    first = false;
+    append_string(out, n);
+    out += ':';
+    append_string(out, v);
+  }
+  out += '}';
+}
+
+// `data` is already JSON.
+http::Response success(const std::string& data, bool truncated) {
+  std::string out = R"({"status":"success","data":)";
+  out += data;
+  if (truncated) {
+    out += R"(,"warnings":[)";
+    append_string(out, kTruncatedWarning);
+    out += ']';
+  }
+  out += '}';
+  return http::Response::json(200, std::move(out));
+}
+
+std::string param_or_empty(const http::Request& req, std::string_view name) {
+  auto v = req.param(name);
+  return v ? *v : std::string();
+}
+
+std::int64_t time_param(const http::Request& req, std::string_view name, std::int64_t dflt) {
+  auto v = req.param(name);
+  if (!v || v->empty()) return dflt;
+  try {
+    return parse_timestamp(*v);
+  } catch (const std::invalid_argument& e) {
+    throw BadData("invalid parameter \"" + std::string(name) + "\": " + e.what());
+  }
+}
+
+// Prometheus semantics: absent or 0 means no limit.
+std::size_t limit_param(const http::Request& req) {
+  auto v = req.param("limit");
+  if (!v || v->empty()) return 0;
+  long long n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || p != v->data() + v->size())
+    throw BadData("invalid parameter \"limit\": cannot parse \"" + *v + "\" as an integer");
+  if (n < 0) throw BadData("invalid parameter \"limit\": limit must be non-negative");
+  return static_cast<std::size_t>(n);
+}
+
+std::vector<promql::VectorSelector> match_params(const http::Request& req) {
+  std::vector<promql::VectorSelector> out;
+  for (const auto& m : req.params_all("match[]")) {
+    try {
+      out.push_back(promql::parse_vector_selector(m));
+    } catch (const promql::ParseError& e) {
+      throw BadData("invalid parameter \"match[]\": " + std::string(e.what()));
+    }
+  }
+  return out;
+}
+
+struct TimeRange {
+  std::int64_t start;
+  std::int64_t end;
+};
+
+TimeRange range_params(const http::Request& req) {
+  TimeRange r{time_param(req, "start", kMinTime), time_param(req, "end", kMaxTime)};
+  if (r.end < r.start)
+    throw BadData("invalid parameter \"end\": end timestamp must not be before start time");
+  return r;
+}
+
+// Union of the series selected by several match[] selectors, sorted.
+std::vector<Labels> select_union(const MemoryStore& store,
+                                 const std::vector<promql::VectorSelector>& selectors,
+                                 const TimeRange& range) {
+  std::vector<Labels> out;
+  for (const auto& sel : selectors) {
+    auto part = store.select(sel.matchers, range.start, range.end);
+    out.insert(out.end(), std::make_move_iterator(part.begin()),
+               std::make_move_iterator(part.end()));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+http::Response string_list(std::vector<std::string> items, std::size_t limit) {
+  bool truncated = limit > 0 && items.size() > limit;
+  if (truncated) items.resize(limit);
+  std::string data = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) data += ',';
+    append_string(data, items[i]);
+  }
+  data += ']';
+  return success(data, truncated);
+}
+
+std::int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+// RFC3339: 2006-01-02T15:04:05[.999999999](Z|+07:00|-07:00).
+std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
+  std::size_t i = 0;
+  auto digits = [&](int n, int& out) {
+    out = 0;
+    for (int k = 0; k < n; ++k, ++i) {
+      if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
+      out = out * 10 + (s[i] - '0');
+    }
+    return true;
+  };
+  auto expect = [&](char c) {
+    if (i >= s.size() || (s[i] != c && !(c == 'T' && s[i] == 't'))) return false;
+    ++i;
+    return true;
+  };
+  int year, month, day, hour, minute, second;
+  if (!digits(4, year) || !expect('-') || !digits(2, month) || !expect('-') || !digits(2, day) ||
+      !expect('T') || !digits(2, hour) || !expect(':') || !digits(2, minute) || !expect(':') ||
+      !digits(2, second))
+    return std::nullopt;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59)
+    return std::nullopt;
+  if (day > kDays[month - 1] + (month == 2 && is_leap(year) ? 1 : 0)) return std::nullopt;
+  std::int64_t ms_frac = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    int n = 0;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++n) {
+      if (n < 3) ms_frac = ms_frac * 10 + (s[i] - '0');
+    }
+    if (n == 0 || n > 9) return std::nullopt;
+    for (int k = n; k < 3; ++k) ms_frac *= 10;  // ".5" -> 500 ms; digits past ms are dropped
+  }
+  std::int64_t offset_s = 0;
+  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+    ++i;
+  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    int sign = s[i] == '-' ? -1 : 1;
+    ++i;
+    int oh, om;
+    if (!digits(2, oh) || !expect(':') || !digits(2, om) || oh > 23 || om > 59) return std::nullopt;
+    offset_s = sign * (oh * 3600 + om * 60);
+  } else {
+    return std::nullopt;
+  }
+  if (i != s.size()) return std::nullopt;
+  std::int64_t secs =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+      hour * 3600 + minute * 60 + second - offset_s;
+  return secs * 1000 + ms_frac;
+}
+
+}  // namespace
+
+std::string format_sample_value(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  // Fixed notation of DBL_MAX or of the smallest subnormal is ~330 chars.
+  char buf[400];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  if (ec != std::errc()) return wire::format_value(v);
+  return std::string(buf, p);
+}
+
+std::string format_timestamp(std::int64_t ms) {
+  // Exact integer arithmetic; equals Go's FormatFloat(float64(ms)/1000,'f',-1)
+  // for every timestamp a float64 can hold exactly.
+  std::string out;
+  std::uint64_t abs = ms < 0 ? 0 - static_cast<std::uint64_t>(ms) : static_cast<std::uint64_t>(ms);
+  if (ms < 0) out += '-';
+  out += std::to_string(abs / 1000);
+  unsigned frac = static_cast<unsigned>(abs % 1000);
+  if (frac) {
+    char f[4] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                 static_cast<char>('0' + frac % 10), 0};
+    std::string_view fv(f, 3);
+    while (fv.back() == '0') fv.remove_suffix(1);
+    out += '.';
+    out += fv;
+  }
+  return out;
+}
+
+std::int64_t parse_timestamp(std::string_view text) {
+  double secs = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), secs);
+  if (ec == std::errc() && p == text.data() + text.size() && !text.empty()) {
+    // ±2^53 ms is far beyond any useful date and keeps the conversion exact.
+    if (!std::isfinite(secs) || std::fabs(secs) > 9.0e12)
+      throw std::invalid_argument("cannot parse \"" + std::string(text) +
+                                  "\" to a valid timestamp");
+    // Prometheus rounds the fractional part to milliseconds.
+    double whole = 0;
+    double frac = std::modf(secs, &whole);
+    return static_cast<std::int64_t>(whole) * 1000 +
+           static_cast<std::int64_t>(std::round(frac * 1000));
+  }
+  if (auto ms = parse_rfc3339(text)) return *ms;
+  throw std::invalid_argument("cannot parse \"" + std::string(text) + "\" to a valid timestamp");
+}
+
+QueryApi::QueryApi(const MemoryStore& store, QueryApiOptions options, metrics::Registry& registry)
+    : store_(store),
+      options_(std::move(options)),
+      queries_(registry.counter("strata_tsdb_api_requests_total",
+                                "Query API requests (query, labels, label values, series).")),
+      bad_requests_(registry.counter("strata_tsdb_api_bad_requests_total",
+                                     "Query API requests rejected with 400 bad_data.")) {
+  if (!options_.now_ms) options_.now_ms = system_now_ms;
+}
+
+void QueryApi::register_routes(http::HttpServer& server) {
+  for (const char* method : {"GET", "POST"}) {
+    server.add_route(method, "/api/v1/query", [this](const http::Request& r) { return query(r); });
+    server.add_route(method, "/api/v1/labels",
+                     [this](const http::Request& r) { return labels(r); });
+    server.add_route(method, "/api/v1/series",
+                     [this](const http::Request& r) { return series(r); });
+  }
+  server.add_prefix_route("GET", "/api/v1/label/",
+                          [this](const http::Request& r) { return label_values(r); });
+}
+
+namespace {
+
+template <typename F>
+http::Response guarded(metrics::Counter& queries, metrics::Counter& bad, F&& body) {
+  queries.inc();
+  try {
+    return body();
+  } catch (const BadData& e) {
+    bad.inc();
+    return http::Response::json(400, error_json("bad_data", e.what()));
+  }
+}
+
+}  // namespace
+
+http::Response QueryApi::query(const http::Request& req) const {
+  return guarded(queries_, bad_requests_, [&] {
+    std::string q = param_or_empty(req, "query");
+    promql::VectorSelector sel;
+    try {
+      sel = promql::parse_vector_selector(q);
+    } catch (const promql::ParseError& e) {
+      throw BadData("invalid parameter \"query\": " + std::string(e.what()));
+    }
+    const std::int64_t t = time_param(req, "time", options_.now_ms());
+    const std::string ts = format_timestamp(t);
+    std::string data = R"({"resultType":"vector","result":[)";
+    bool first = true;
+    for (const auto& s : store_.instant(sel.matchers, t, options_.lookback_delta)) {
+      if (!first) data += ',';
+      first = false;
+      data += R"({"metric":)";
+      append_labels(data, s.labels);
+      // An instant vector's samples carry the evaluation time, not their own.
+      data += R"(,"value":[)";
+      data += ts;
+      data += ",\"";
+      data += format_sample_value(s.value);
+      data += "\"]}";
+    }
+    data += "]}";
+    return success(data, false);
+  });
+}
+
+http::Response QueryApi::labels(const http::Request& req) const {
+  return guarded(queries_, bad_requests_, [&] {
+    auto selectors = match_params(req);
+    auto range = range_params(req);
+    std::size_t limit = limit_param(req);
+    if (selectors.empty()) return string_list(store_.label_names(), limit);
+    std::set<std::string> names;
+    for (const auto& l : select_union(store_, selectors, range))
+      for (const auto& [n, v] : l.items()) names.insert(n);
+    return string_list({names.begin(), names.end()}, limit);
+  });
+}
+
+http::Response QueryApi::label_values(const http::Request& req) const {
+  return guarded(queries_, bad_requests_, [&]() -> http::Response {
+    constexpr std::string_view kPrefix = "/api/v1/label/";
+    constexpr std::string_view kSuffix = "/values";
+    std::string_view path = req.path;
+    if (!path.starts_with(kPrefix) || !path.ends_with(kSuffix) ||
+        path.size() < kPrefix.size() + kSuffix.size())
+      return http::Response::json(404, error_json("not_found", "no such endpoint: " + req.path));
+    std::string name(path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size()));
+    if (!wire::valid_label_name(name)) throw BadData("invalid label name: \"" + name + "\"");
+    auto selectors = match_params(req);
+    auto range = range_params(req);
+    std::size_t limit = limit_param(req);
+    if (selectors.empty()) return string_list(store_.label_values(name), limit);
+    std::set<std::string> values;
+    for (const auto& l : select_union(store_, selectors, range)) {
+      auto v = l.get(name);
+      if (!v.empty()) values.emplace(v);
+    }
+    return string_list({values.begin(), values.end()}, limit);
+  });
+}
+
+http::Response QueryApi::series(const http::Request& req) const {
+  return guarded(queries_, bad_requests_, [&] {
+    auto selectors = match_params(req);
+    if (selectors.empty()) throw BadData("no match[] parameter provided");
+    auto range = range_params(req);
+    std::size_t limit = limit_param(req);
+    auto all = select_union(store_, selectors, range);
+    bool truncated = limit > 0 && all.size() > limit;
+    if (truncated) all.resize(limit);
+    std::string data = "[";
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (i) data += ',';
+      append_labels(data, all[i]);
+    }
+    data += ']';
+    return success(data, truncated);
+  });
+}
+
+}  // namespace strata::tsdb

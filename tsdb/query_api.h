@@ -1,0 +1,68 @@
+// QueryApi: the Prometheus-compatible HTTP query endpoints of the tsdb, so
+// that Grafana's built-in Prometheus data source and the alerting service
+// can talk to it unchanged.
+//
+//   GET|POST /api/v1/query               query=<selector>, time=<unix s | RFC3339>
+//   GET|POST /api/v1/labels              match[]=, start=, end=, limit=
+//   GET      /api/v1/label/<name>/values match[]=, start=, end=, limit=
+//   GET|POST /api/v1/series              match[]= (required), start=, end=, limit=
+//
+// Responses use Prometheus's JSON envelope byte for byte: sample values are
+// strings formatted like Go's strconv.FormatFloat(v, 'f', -1, 64) ("0.5",
+// "NaN", "+Inf", "-Inf"), timestamps are float seconds. A bad parameter is
+// 400 {"status":"error","errorType":"bad_data","error":"..."}. A listing cut
+// by `limit` carries the warning "results truncated due to limit", as
+// Prometheus does. The first slice evaluates only vector selectors; any other
+// PromQL is a bad_data error saying so.
+//
+// Thread-safety: handlers only read the store and may run concurrently.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/http_server.h"
+#include "common/metrics_registry.h"
+#include "tsdb/memory_store.h"
+
+namespace strata::tsdb {
+
+struct QueryApiOptions {
+  std::chrono::milliseconds lookback_delta{std::chrono::minutes(5)};
+  // Evaluation time when a query gives none; the system clock by default.
+  std::function<std::int64_t()> now_ms;
+};
+
+class QueryApi {
+ public:
+  QueryApi(const MemoryStore& store, QueryApiOptions options, metrics::Registry& registry);
+
+  void register_routes(http::HttpServer& server);
+
+  http::Response query(const http::Request& req) const;
+  http::Response labels(const http::Request& req) const;
+  http::Response label_values(const http::Request& req) const;
+  http::Response series(const http::Request& req) const;
+
+ private:
+  const MemoryStore& store_;
+  QueryApiOptions options_;
+  metrics::Counter& queries_;
+  metrics::Counter& bad_requests_;
+};
+
+// A sample value as Prometheus renders it: Go's FormatFloat(v, 'f', -1, 64),
+// i.e. the shortest round-trip decimal without an exponent; "NaN", "+Inf",
+// "-Inf" for the non-finite values.
+std::string format_sample_value(double v);
+// Milliseconds as float seconds: 1700000000123 -> "1700000000.123".
+std::string format_timestamp(std::int64_t ms);
+// Parses an API time parameter: unix seconds as a float ("1700000000.5") or
+// RFC3339 ("2023-11-14T22:13:20.5Z", "...+01:00"). Throws
+// std::invalid_argument.
+std::int64_t parse_timestamp(std::string_view text);
+
+}  // namespace strata::tsdb
