@@ -19,8 +19,8 @@ void add_logging_options(config::Schema& s) {
 void add_kafka_options(config::Schema& s) {
   using config::Type;
   s.add("kafka.brokers", Type::kString, "127.0.0.1:9092",
-        "Kafka bootstrap servers, host:port[,host:port]. The all-in-one `strata` uses its "
-        "embedded broker unless this is set explicitly.");
+        "Kafka bootstrap servers, host:port[,host:port]. The all-in-one `strata` ignores it "
+        "while strata.embedded_broker is true.");
   s.add("kafka.compression", Type::kString, "lz4", "Producer compression: none, lz4 or zstd.");
   s.add("kafka.metrics_topic", Type::kString, "metrics", "Topic carrying metrics batches.");
   s.add("kafka.logs_topic", Type::kString, "logs", "Topic carrying log batches.");
