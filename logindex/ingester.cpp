@@ -5,16 +5,6 @@
 #include "common/wire_format.h"
 
 namespace strata::logindex {
-namespace {
-
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 BatchStats apply_log_messages(std::span<const kafka::InMessage> messages, MemoryIndex& index) {
   BatchStats stats;
   for (const auto& m : messages) {
@@ -51,7 +41,15 @@ Ingester::Ingester(IngesterOptions options, MemoryIndex& index, metrics::Registr
           "Log entries ignored because an identical one (stream, timestamp, line) was already "
           "indexed (at-least-once replays).")),
       errors_(registry.counter("strata_logindex_ingest_errors_total",
-                               "Failed Kafka polls and commits (retried).")) {
+                               "Failed Kafka polls and commits (retried).")),
+      loop_(
+          kafka::ConsumeLoopOptions{"logindex ingest", options_.kafka, options_.group_id,
+                                    options_.topic, options_.max_poll_messages,
+                                    options_.poll_timeout, options_.stall_timeout},
+          [this](std::span<const kafka::InMessage> batch) {
+            record(apply_log_messages(batch, index_));
+          },
+          errors_) {
   registry.gauge_callback("strata_logindex_entries", "Log entries in the in-memory index.",
                           [&index] { return static_cast<double>(index.entry_count()); });
   registry.gauge_callback("strata_logindex_streams", "Streams in the in-memory index.",
@@ -64,85 +62,14 @@ Ingester::Ingester(IngesterOptions options, MemoryIndex& index, metrics::Registr
 
 Ingester::~Ingester() { stop(); }
 
-void Ingester::start() {
-  if (thread_.joinable()) return;
-  consumer_ = std::make_unique<kafka::KafkaConsumer>(options_.kafka, options_.group_id,
-                                                     std::vector<std::string>{options_.topic});
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = false;
-  }
-  running_ = true;
-  thread_ = std::thread([this] { run(); });
-  spdlog::info("logindex ingest: consuming topic '{}' as group '{}'", options_.topic,
-               options_.group_id);
-}
-
-void Ingester::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  consumer_.reset();  // leaves the group
-}
-
-bool Ingester::sleep_unless_stopping(std::chrono::milliseconds d) {
-  std::unique_lock lock(mu_);
-  return !cv_.wait_for(lock, d, [this] { return stopping_; });
-}
-
-void Ingester::run() {
-  std::chrono::milliseconds backoff{100};
-  while (true) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) break;
-    }
-    std::vector<kafka::InMessage> batch;
-    try {
-      batch = consumer_->poll(options_.max_poll_messages, options_.poll_timeout);
-      last_poll_ns_ = steady_ns();
-      backoff = std::chrono::milliseconds{100};
-    } catch (const std::exception& e) {
-      errors_.inc();
-      spdlog::error("logindex ingest: poll failed (retrying in {} ms): {}", backoff.count(),
-                    e.what());
-      if (!sleep_unless_stopping(backoff)) break;
-      backoff = std::min(backoff * 2, std::chrono::milliseconds{10'000});
-      continue;
-    }
-    if (batch.empty()) continue;
-    record(apply_log_messages(batch, index_));
-    try {
-      consumer_->commit(batch);
-      ++batches_committed_;
-    } catch (const std::exception& e) {
-      // The batch is indexed; a replay after a crash will be deduplicated.
-      errors_.inc();
-      spdlog::warn("logindex ingest: commit failed, batch may be replayed: {}", e.what());
-    }
-  }
-  running_ = false;
-}
+void Ingester::start() { loop_.start(); }
+void Ingester::stop() { loop_.stop(); }
 
 void Ingester::record(const BatchStats& s) {
   messages_.inc(static_cast<double>(s.messages));
   rejected_messages_.inc(static_cast<double>(s.rejected_messages));
   appended_.inc(static_cast<double>(s.entries.added));
   duplicates_.inc(static_cast<double>(s.entries.duplicates));
-}
-
-std::optional<std::string> Ingester::readiness() const {
-  if (!running_) return std::string("ingest loop not running");
-  std::int64_t last = last_poll_ns_.load();
-  if (last == 0) return std::string("waiting for the first Kafka poll");
-  auto age = std::chrono::nanoseconds(steady_ns() - last);
-  if (age > options_.stall_timeout)
-    return "no successful Kafka poll for " +
-           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(age).count()) + " s";
-  return std::nullopt;
 }
 
 }  // namespace strata::logindex

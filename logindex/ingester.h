@@ -9,6 +9,9 @@
 // poison message must not wedge its partition. A failed poll or commit is
 // logged and retried with backoff; a failed commit only means a replay.
 //
+// The poll/apply/commit loop is common/consume_loop.h; this file holds what
+// is specific to the store: decoding, applying and counting.
+//
 // Thread-safety: start() and stop() from one controlling thread; readiness()
 // and the counters from any thread.
 #pragma once
@@ -24,6 +27,7 @@
 #include <string>
 #include <thread>
 
+#include "common/consume_loop.h"
 #include "common/kafka_bus.h"
 #include "common/metrics_registry.h"
 #include "logindex/memory_index.h"
@@ -65,32 +69,21 @@ class Ingester {
   void stop();
 
   // nullopt when ready, else why not (for /readyz).
-  std::optional<std::string> readiness() const;
-  std::uint64_t batches_committed() const { return batches_committed_.load(); }
+  std::optional<std::string> readiness() const { return loop_.readiness(); }
+  std::uint64_t batches_committed() const { return loop_.batches_committed(); }
 
  private:
-  void run();
   void record(const BatchStats& stats);
-  bool sleep_unless_stopping(std::chrono::milliseconds d);
 
   IngesterOptions options_;
   MemoryIndex& index_;
-  std::unique_ptr<kafka::KafkaConsumer> consumer_;
-  std::thread thread_;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-
-  std::atomic<bool> running_{false};
-  std::atomic<std::int64_t> last_poll_ns_{0};  // steady clock; 0 = never
-  std::atomic<std::uint64_t> batches_committed_{0};
 
   metrics::Counter& messages_;
   metrics::Counter& rejected_messages_;
   metrics::Counter& appended_;
   metrics::Counter& duplicates_;
   metrics::Counter& errors_;
+  kafka::ConsumeLoop loop_;  // last: its thread uses the members above
 };
 
 }  // namespace strata::logindex

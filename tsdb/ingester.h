@@ -10,6 +10,9 @@
 // wedge its partition forever. A failed poll or commit is logged and
 // retried with backoff; a failed commit only means a later replay.
 //
+// The poll/apply/commit loop is common/consume_loop.h; this file holds what
+// is specific to the store: decoding, applying and counting.
+//
 // Thread-safety: start() and stop() from one controlling thread; readiness()
 // and the counters from any thread.
 #pragma once
@@ -25,6 +28,7 @@
 #include <string>
 #include <thread>
 
+#include "common/consume_loop.h"
 #include "common/kafka_bus.h"
 #include "common/metrics_registry.h"
 #include "tsdb/memory_store.h"
@@ -69,28 +73,15 @@ class Ingester {
   void stop();
 
   // nullopt when ready, else why not (for /readyz).
-  std::optional<std::string> readiness() const;
+  std::optional<std::string> readiness() const { return loop_.readiness(); }
   // Batches applied and committed since start (tests wait on it).
-  std::uint64_t batches_committed() const { return batches_committed_.load(); }
+  std::uint64_t batches_committed() const { return loop_.batches_committed(); }
 
  private:
-  void run();
   void record(const BatchStats& stats);
-  // Sleeps up to `d`; returns early (false) when stopping.
-  bool sleep_unless_stopping(std::chrono::milliseconds d);
 
   IngesterOptions options_;
   MemoryStore& store_;
-  std::unique_ptr<kafka::KafkaConsumer> consumer_;
-  std::thread thread_;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-
-  std::atomic<bool> running_{false};
-  std::atomic<std::int64_t> last_poll_ns_{0};  // steady clock; 0 = never
-  std::atomic<std::uint64_t> batches_committed_{0};
   std::chrono::steady_clock::time_point last_conflict_log_{};
 
   metrics::Counter& messages_;
@@ -100,6 +91,7 @@ class Ingester {
   metrics::Counter& duplicates_;
   metrics::Counter& conflicts_;
   metrics::Counter& errors_;
+  kafka::ConsumeLoop loop_;  // last: its thread uses the members above
 };
 
 }  // namespace strata::tsdb
