@@ -18,22 +18,24 @@ void add_options(config::Schema& s) {
         "Where notifications are POSTed (Alertmanager webhook format). Required with a rule.");
   s.add("alerting.rule.name", Type::kString, "",
         "Alert name of the threshold rule; empty means no rule.");
-  s.add("alerting.rule.expr", Type::kString, "", "PromQL selector the rule queries, e.g. node_load1.");
+  s.add("alerting.rule.expr", Type::kString, "",
+        "PromQL selector the rule queries, e.g. node_load1.");
   s.add("alerting.rule.op", Type::kString, ">", "Comparison: > >= < <= == !=.");
   s.add("alerting.rule.threshold", Type::kDouble, "0", "Value compared against.");
   s.add("alerting.rule.for", Type::kDuration, "0s",
         "How long the condition must hold before the alert fires.");
-  s.add("alerting.rule.labels", Type::kStringMap, "", "Labels added to the alert (e.g. severity=page).");
+  s.add("alerting.rule.labels", Type::kStringMap, "",
+        "Labels added to the alert (e.g. severity=page).");
   s.add("alerting.rule.annotations", Type::kStringMap, "", "Annotations sent with the alert.");
 }
 
 AlertingServer::AlertingServer(const config::Config& cfg)
     : service_(std::make_unique<Service>("alerting", http_options(cfg, "alerting"))),
       interval_(cfg.duration("alerting.interval")),
-      evaluations_(service_->metrics().counter("strata_alerting_evaluations_total",
-                                               "Rule evaluations.")),
-      evaluation_failures_(service_->metrics().counter(
-          "strata_alerting_evaluation_failures_total", "Rule evaluations whose query failed.")),
+      evaluations_(
+          service_->metrics().counter("strata_alerting_evaluations_total", "Rule evaluations.")),
+      evaluation_failures_(service_->metrics().counter("strata_alerting_evaluation_failures_total",
+                                                       "Rule evaluations whose query failed.")),
       notifications_(service_->metrics().counter("strata_alerting_notifications_total",
                                                  "Webhook notifications delivered.")),
       notification_failures_(service_->metrics().counter(
@@ -46,7 +48,8 @@ AlertingServer::AlertingServer(const config::Config& cfg)
     spec.name = name;
     spec.expr = cfg.str("alerting.rule.expr");
     if (spec.expr.empty())
-      throw config::ConfigError("config key 'alerting.rule.expr': required when alerting.rule.name is set");
+      throw config::ConfigError(
+          "config key 'alerting.rule.expr': required when alerting.rule.name is set");
     try {
       spec.op = parse_op(cfg.str("alerting.rule.op"));
     } catch (const std::invalid_argument& e) {
@@ -58,13 +61,15 @@ AlertingServer::AlertingServer(const config::Config& cfg)
     spec.annotations = cfg.string_map("alerting.rule.annotations");
     std::string webhook = cfg.str("alerting.webhook_url");
     if (webhook.empty())
-      throw config::ConfigError("config key 'alerting.webhook_url': required when a rule is configured");
+      throw config::ConfigError(
+          "config key 'alerting.webhook_url': required when a rule is configured");
     rule_ = std::make_unique<ThresholdRule>(std::move(spec));
     query_ = std::make_unique<QueryClient>(cfg.str("alerting.query_url"));
     notifier_ = std::make_unique<WebhookNotifier>(webhook, "http://" + cfg.str("alerting.listen"));
   }
-  service_->http().add_route("GET", "/api/v1/alerts",
-                             [this](const http::Request&) { return http::Response::json(200, alerts_json()); });
+  service_->http().add_route("GET", "/api/v1/alerts", [this](const http::Request&) {
+    return http::Response::json(200, alerts_json());
+  });
 }
 
 AlertingServer::~AlertingServer() { stop(); }

@@ -19,8 +19,7 @@ std::vector<QueriedSample> QueryClient::instant(const std::string& expr, std::in
   std::string url = fmt::format("{}/api/v1/query?query={}&time={:.3f}", base_url_,
                                 http::HttpClient::url_encode(expr), time_ms / 1000.0);
   auto resp = client_.get(url);
-  if (!resp.error.empty())
-    throw std::runtime_error(fmt::format("query {}: {}", url, resp.error));
+  if (!resp.error.empty()) throw std::runtime_error(fmt::format("query {}: {}", url, resp.error));
   if (resp.status != 200)
     throw std::runtime_error(fmt::format("query {}: HTTP {}: {}", url, resp.status, resp.body));
   return parse_vector_response(resp.body);

@@ -21,12 +21,18 @@ bool compare(double v, Op op, double t) {
   // NaN never satisfies a threshold, as in PromQL comparisons.
   if (std::isnan(v)) return false;
   switch (op) {
-    case Op::kGt: return v > t;
-    case Op::kGe: return v >= t;
-    case Op::kLt: return v < t;
-    case Op::kLe: return v <= t;
-    case Op::kEq: return v == t;
-    case Op::kNe: return v != t;
+    case Op::kGt:
+      return v > t;
+    case Op::kGe:
+      return v >= t;
+    case Op::kLt:
+      return v < t;
+    case Op::kLe:
+      return v <= t;
+    case Op::kEq:
+      return v == t;
+    case Op::kNe:
+      return v != t;
   }
   return false;
 }
@@ -42,8 +48,7 @@ Labels ThresholdRule::alert_labels(const Labels& series) const {
   return out;
 }
 
-Transitions ThresholdRule::evaluate(const std::vector<QueriedSample>& result,
-                                    std::int64_t now_ms) {
+Transitions ThresholdRule::evaluate(const std::vector<QueriedSample>& result, std::int64_t now_ms) {
   Transitions t;
   std::set<std::uint64_t> seen;
   for (const auto& s : result) {

@@ -73,8 +73,9 @@ std::string WebhookNotifier::payload(const std::string& rule_name, const std::ve
     std::vector<Label> with_value = ann;
     with_value.emplace_back("value", fmt::format("{}", a.value));
     append_object(out, with_value);
-    out += fmt::format(",\"startsAt\":\"{}\",\"endsAt\":\"{}\",\"generatorURL\":", rfc3339(a.fired_at_ms),
-                       resolved ? rfc3339(a.resolved_at_ms) : "0001-01-01T00:00:00Z");
+    out += fmt::format(
+        ",\"startsAt\":\"{}\",\"endsAt\":\"{}\",\"generatorURL\":", rfc3339(a.fired_at_ms),
+        resolved ? rfc3339(a.resolved_at_ms) : "0001-01-01T00:00:00Z");
     append_string(out, external_url_);
     out += fmt::format(",\"fingerprint\":\"{:016x}\"}}", a.labels.fingerprint());
   }

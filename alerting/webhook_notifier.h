@@ -25,8 +25,8 @@ class WebhookNotifier {
               const std::map<std::string, std::string>& annotations);
 
   // The JSON body (exposed for tests).
-  std::string payload(const std::string& rule_name, const std::vector<Alert>& alerts,
-                      bool resolved, const std::map<std::string, std::string>& annotations) const;
+  std::string payload(const std::string& rule_name, const std::vector<Alert>& alerts, bool resolved,
+                      const std::map<std::string, std::string>& annotations) const;
 
  private:
   std::string url_;

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   schema.add("strata.embedded_broker", config::Type::kBool, "true",
              "Run the in-memory embedded Kafka-protocol broker and ignore kafka.brokers. Set "
              "false to use real Kafka (data in the embedded broker does not survive a restart).");
-  schema.add("strata.partitions", config::Type::kInt, "4", "Partitions per topic in the embedded broker.");
+  schema.add("strata.partitions", config::Type::kInt, "4",
+             "Partitions per topic in the embedded broker.");
   collector::add_options(schema);
   tsdb::add_options(schema);
   logindex::add_options(schema);

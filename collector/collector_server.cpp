@@ -45,9 +45,8 @@ CollectorServer::CollectorServer(const config::Config& cfg) {
   service_ = std::make_unique<Service>("collector", http_options(cfg, "collector"));
   producer_ = std::make_unique<kafka::KafkaProducer>(kafka_options(cfg));
   push_ = std::make_unique<PushApi>(*producer_, cfg.str("kafka.metrics_topic"),
-                                    cfg.str("kafka.logs_topic"), Labels(std::move(statics)),
-                                    limits, cfg.duration("collector.ack_timeout"),
-                                    service_->metrics());
+                                    cfg.str("kafka.logs_topic"), Labels(std::move(statics)), limits,
+                                    cfg.duration("collector.ack_timeout"), service_->metrics());
   push_->register_routes(service_->http());
   service_->add_readiness_check("kafka", [p = producer_.get()]() -> std::optional<std::string> {
     if (p->connected()) return std::nullopt;

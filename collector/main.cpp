@@ -8,8 +8,8 @@ int main(int argc, char** argv) {
   add_kafka_options(schema);
   collector::add_options(schema);
   return run_main("strata-collector",
-                  "ingest gateway: validates pushes, tags them and publishes them to Kafka",
-                  schema, argc, argv, [](const config::Config& cfg) {
+                  "ingest gateway: validates pushes, tags them and publishes them to Kafka", schema,
+                  argc, argv, [](const config::Config& cfg) {
                     collector::CollectorServer server(cfg);
                     server.start();
                     wait_for_shutdown_signal();

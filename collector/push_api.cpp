@@ -18,9 +18,9 @@ http::Response bad_request(const std::string& what, const std::string& msg) {
 
 }  // namespace
 
-PushApi::PushApi(kafka::KafkaProducer& producer, std::string metrics_topic,
-                 std::string logs_topic, Labels static_labels, PushLimits limits,
-                 std::chrono::milliseconds ack_timeout, metrics::Registry& registry)
+PushApi::PushApi(kafka::KafkaProducer& producer, std::string metrics_topic, std::string logs_topic,
+                 Labels static_labels, PushLimits limits, std::chrono::milliseconds ack_timeout,
+                 metrics::Registry& registry)
     : producer_(producer),
       metrics_topic_(std::move(metrics_topic)),
       logs_topic_(std::move(logs_topic)),
@@ -29,8 +29,8 @@ PushApi::PushApi(kafka::KafkaProducer& producer, std::string metrics_topic,
       ack_timeout_(ack_timeout),
       requests_ok_(registry.counter("strata_collector_requests_total", "Push requests by outcome.",
                                     Labels{{"outcome", "accepted"}})),
-      requests_bad_(registry.counter("strata_collector_requests_total",
-                                     "Push requests by outcome.", Labels{{"outcome", "invalid"}})),
+      requests_bad_(registry.counter("strata_collector_requests_total", "Push requests by outcome.",
+                                     Labels{{"outcome", "invalid"}})),
       requests_unavailable_(registry.counter("strata_collector_requests_total",
                                              "Push requests by outcome.",
                                              Labels{{"outcome", "unavailable"}})),
@@ -75,10 +75,10 @@ http::Response PushApi::push_metrics(const http::Request& req) {
     auto& s = batch.series[i];
     if (s.labels.size() > limits_.max_labels_per_series) {
       requests_bad_.inc();
-      return bad_request("invalid metrics batch",
-                         fmt::format("series[{}] {} has {} labels; the limit is {}", i,
-                                     s.labels.to_string(), s.labels.size(),
-                                     limits_.max_labels_per_series));
+      return bad_request(
+          "invalid metrics batch",
+          fmt::format("series[{}] {} has {} labels; the limit is {}", i, s.labels.to_string(),
+                      s.labels.size(), limits_.max_labels_per_series));
     }
     for (const auto& [n, v] : s.labels.items())
       if (v.size() > limits_.max_label_value_bytes) {

@@ -19,13 +19,20 @@ namespace {
 
 const char* type_name(Type t) {
   switch (t) {
-    case Type::kString: return "string";
-    case Type::kInt: return "integer";
-    case Type::kDouble: return "number";
-    case Type::kBool: return "bool";
-    case Type::kDuration: return "duration";
-    case Type::kList: return "list";
-    case Type::kStringMap: return "map";
+    case Type::kString:
+      return "string";
+    case Type::kInt:
+      return "integer";
+    case Type::kDouble:
+      return "number";
+    case Type::kBool:
+      return "bool";
+    case Type::kDuration:
+      return "duration";
+    case Type::kList:
+      return "list";
+    case Type::kStringMap:
+      return "map";
   }
   return "?";
 }
@@ -94,13 +101,20 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
   if (*end != '\0') throw fail();
   std::string unit = text.substr(i);
   double ms;
-  if (unit == "ms") ms = n;
-  else if (unit == "s" || unit.empty()) ms = n * 1e3;
-  else if (unit == "m") ms = n * 60e3;
-  else if (unit == "h") ms = n * 3600e3;
-  else if (unit == "d") ms = n * 86400e3;
-  else if (unit == "w") ms = n * 7 * 86400e3;
-  else throw fail();
+  if (unit == "ms")
+    ms = n;
+  else if (unit == "s" || unit.empty())
+    ms = n * 1e3;
+  else if (unit == "m")
+    ms = n * 60e3;
+  else if (unit == "h")
+    ms = n * 3600e3;
+  else if (unit == "d")
+    ms = n * 86400e3;
+  else if (unit == "w")
+    ms = n * 7 * 86400e3;
+  else
+    throw fail();
   return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
 }
 
@@ -126,9 +140,10 @@ Config::Config(const Schema& schema) : schema_(schema) {
 void Config::set(const std::string& key, const std::string& value, const std::string& origin) {
   const Option* opt = schema_.find(key);
   if (!opt)
-    throw ConfigError(fmt::format("unknown config key '{}' (from {}); run with --help to list "
-                                  "the keys this program accepts",
-                                  key, origin));
+    throw ConfigError(
+        fmt::format("unknown config key '{}' (from {}); run with --help to list "
+                    "the keys this program accepts",
+                    key, origin));
   Value v{opt->type, {}, {}, {}, origin};
   if (opt->type == Type::kList) {
     v.list = split(value, ',');
@@ -186,8 +201,8 @@ void Config::merge_yaml(const std::string& yaml_text, const std::string& origin)
           Value v{opt->type, {}, {}, {}, where};
           for (const auto& e : value) {
             if (!e.second.IsScalar())
-              throw ConfigError(fmt::format(
-                  "config key '{}' ({}): map values must be strings", key, where));
+              throw ConfigError(
+                  fmt::format("config key '{}' ({}): map values must be strings", key, where));
             v.map[e.first.as<std::string>()] = e.second.as<std::string>();
           }
           values_[key] = std::move(v);
@@ -228,8 +243,7 @@ void Config::merge_yaml_file(const std::string& path) {
 }
 
 std::optional<Config> Config::from_command_line(const Schema& schema, int argc,
-                                                const char* const* argv,
-                                                const std::string& program,
+                                                const char* const* argv, const std::string& program,
                                                 const std::string& description) {
   Config cfg(schema);
   std::vector<std::pair<std::string, std::string>> flags;
@@ -250,9 +264,10 @@ std::optional<Config> Config::from_command_line(const Schema& schema, int argc,
       return std::nullopt;
     }
     if (a.rfind("--", 0) != 0)
-      throw ConfigError(fmt::format("unexpected argument '{}'; options look like --key=value "
-                                    "(run {} --help)",
-                                    a, program));
+      throw ConfigError(
+          fmt::format("unexpected argument '{}'; options look like --key=value "
+                      "(run {} --help)",
+                      a, program));
     std::string key = a.substr(2), value;
     auto eq = key.find('=');
     if (eq != std::string::npos) {
@@ -280,8 +295,8 @@ std::optional<Config> Config::from_command_line(const Schema& schema, int argc,
 const Config::Value& Config::get(const std::string& key, Type expected) const {
   auto it = values_.find(key);
   if (it == values_.end() || it->second.type != expected)
-    throw std::logic_error("config key not declared as " + std::string(type_name(expected)) +
-                           ": " + key);
+    throw std::logic_error("config key not declared as " + std::string(type_name(expected)) + ": " +
+                           key);
   return it->second;
 }
 
@@ -318,7 +333,9 @@ std::string Config::usage(const Schema& schema, const std::string& program,
       "Options (a YAML file nests keys by their dots; flags override the file):\n",
       program, description, program);
   out += "  --config FILE\n      YAML configuration file.\n";
-  out += "  --check-config\n      Load and validate the configuration, then exit (0 when valid, 2 if not).\n";
+  out +=
+      "  --check-config\n      Load and validate the configuration, then exit (0 when valid, 2 if "
+      "not).\n";
   for (const auto& o : schema.options())
     out += fmt::format("  --{} <{}>   (default: '{}')\n      {}\n", o.key, type_name(o.type),
                        o.default_value, o.help);
@@ -326,8 +343,8 @@ std::string Config::usage(const Schema& schema, const std::string& program,
 }
 
 std::string Config::markdown(const Schema& schema, const std::string& program) {
-  std::string out = fmt::format("### `{}`\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
-                                program);
+  std::string out =
+      fmt::format("### `{}`\n\n| key | type | default | meaning |\n|---|---|---|---|\n", program);
   for (const auto& o : schema.options())
     out += fmt::format("| `{}` | {} | `{}` | {} |\n", o.key, type_name(o.type), o.default_value,
                        o.help);

@@ -99,9 +99,9 @@ class Config {
  private:
   struct Value {
     Type type;
-    std::string scalar;                       // kString, kInt, kDouble, kBool, kDuration
-    std::vector<std::string> list;            // kList
-    std::map<std::string, std::string> map;   // kStringMap
+    std::string scalar;                      // kString, kInt, kDouble, kBool, kDuration
+    std::vector<std::string> list;           // kList
+    std::map<std::string, std::string> map;  // kStringMap
     std::string origin;
   };
   const Value& get(const std::string& key, Type expected) const;

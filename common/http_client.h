@@ -50,8 +50,7 @@ class HttpClient {
   static std::string url_encode(const std::string& s);
 
  private:
-  ClientResponse perform(const std::string& method, const std::string& url,
-                         const std::string* body,
+  ClientResponse perform(const std::string& method, const std::string& url, const std::string* body,
                          const std::vector<std::pair<std::string, std::string>>& headers);
   ClientOptions options_;
   struct Impl;

@@ -23,8 +23,8 @@
 namespace strata::kafka {
 
 struct KafkaOptions {
-  std::string brokers;                 // bootstrap.servers, "host:port,..."
-  std::string compression = "lz4";     // none | lz4 | zstd
+  std::string brokers;              // bootstrap.servers, "host:port,..."
+  std::string compression = "lz4";  // none | lz4 | zstd
   std::string client_id = "strata";
   // Extra librdkafka properties (key -> value), applied last.
   std::map<std::string, std::string> extra;

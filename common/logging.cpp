@@ -45,11 +45,21 @@ class JsonFormatter final : public spdlog::formatter {
 void append_json_escaped(std::string& out, std::string_view s) {
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20)
           out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
@@ -62,8 +72,8 @@ void append_json_escaped(std::string& out, std::string_view s) {
 void setup(const std::string& level, const std::string& format) {
   auto lv = spdlog::level::from_str(level);
   if (lv == spdlog::level::off && level != "off")
-    throw std::invalid_argument("log.level: expected trace|debug|info|warn|error|critical|off, got '" +
-                                level + "'");
+    throw std::invalid_argument(
+        "log.level: expected trace|debug|info|warn|error|critical|off, got '" + level + "'");
   auto logger = std::make_shared<spdlog::logger>(
       "strata", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   if (format == "json") {

@@ -19,10 +19,14 @@ void atomic_add(std::atomic<double>& a, double by) {
 std::string escape_label_value(std::string_view v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -133,15 +137,18 @@ std::string Registry::render() const {
         for (std::size_t i = 0; i < counts.size(); ++i) {
           std::string le = i < h.upper_bounds().size() ? wire::format_value(h.upper_bounds()[i])
                                                        : std::string("+Inf");
-          out += fmt::format("{}_bucket{} {}\n", name, render_labels(c->labels, "le", le),
-                             counts[i]);
+          out +=
+              fmt::format("{}_bucket{} {}\n", name, render_labels(c->labels, "le", le), counts[i]);
         }
         out += fmt::format("{}_sum{} {}\n", name, render_labels(c->labels),
                            wire::format_value(h.sum()));
         out += fmt::format("{}_count{} {}\n", name, render_labels(c->labels), h.count());
         continue;
       }
-      double v = c->read ? c->read() : c->counter ? c->counter->value() : c->gauge ? c->gauge->value() : 0;
+      double v = c->read      ? c->read()
+                 : c->counter ? c->counter->value()
+                 : c->gauge   ? c->gauge->value()
+                              : 0;
       out += fmt::format("{}{} {}\n", name, render_labels(c->labels), wire::format_value(v));
     }
   }

@@ -41,12 +41,14 @@ kafka::KafkaOptions kafka_options(const config::Config& cfg) {
 
 void add_http_options(config::Schema& s, const std::string& p, const std::string& default_listen) {
   using config::Type;
-  s.add(p + ".listen", Type::kString, default_listen, "host:port of the HTTP API (port 0: any free port).");
+  s.add(p + ".listen", Type::kString, default_listen,
+        "host:port of the HTTP API (port 0: any free port).");
   s.add(p + ".http.max_body_bytes", Type::kInt, "16777216",
         "Largest request body accepted, after decompression; larger gets 413.");
   s.add(p + ".http.header_timeout", Type::kDuration, "10s",
         "Time allowed to receive request headers before the connection is closed.");
-  s.add(p + ".http.idle_timeout", Type::kDuration, "2m", "Idle keep-alive connections are closed after this.");
+  s.add(p + ".http.idle_timeout", Type::kDuration, "2m",
+        "Idle keep-alive connections are closed after this.");
   s.add(p + ".http.handler_threads", Type::kInt, "4", "Threads running request handlers.");
 }
 
@@ -71,9 +73,8 @@ http::ServerOptions http_options(const config::Config& cfg, const std::string& p
 
 Service::Service(std::string name, http::ServerOptions options)
     : name_(std::move(name)), server_(std::make_unique<http::HttpServer>(std::move(options))) {
-  server_->add_route("GET", "/healthz", [](const http::Request&) {
-    return http::Response::text(200, "ok\n");
-  });
+  server_->add_route("GET", "/healthz",
+                     [](const http::Request&) { return http::Response::text(200, "ok\n"); });
   server_->add_route("GET", "/readyz", [this](const http::Request&) {
     for (const auto& [what, check] : checks_)
       if (auto reason = check()) return http::Response::text(503, what + ": " + *reason + "\n");

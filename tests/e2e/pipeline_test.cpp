@@ -4,9 +4,9 @@
 // Data goes in through the collector's HTTP API and the agent's file tailing
 // and comes back out of the stores' HTTP APIs, value for value and line for
 // line.
-#include <catch2/catch.hpp>
 #include <simdjson.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <cmath>
 #include <fstream>
@@ -77,8 +77,9 @@ struct Pipeline {
                                  "--agent.collector_url=" + url(collector_port),
                                  "--agent.files=" + tailed, "--agent.interval=1s",
                                  "--agent.flush_interval=200ms", "--agent.instance=e2e-host"});
-    for (auto [name, port] : {std::pair{"tsdb", tsdb_port}, std::pair{"logindex", logindex_port},
-                              std::pair{"collector", collector_port}, std::pair{"agent", agent_port}}) {
+    for (auto [name, port] :
+         {std::pair{"tsdb", tsdb_port}, std::pair{"logindex", logindex_port},
+          std::pair{"collector", collector_port}, std::pair{"agent", agent_port}}) {
       INFO(name << " /readyz");
       bool ok = wait_http_ok(url(port) + "/readyz", 60s);
       if (!ok) dump();
@@ -117,8 +118,8 @@ std::vector<Point> query(http::HttpClient& client, int tsdb_port, const std::str
 }
 
 std::vector<std::string> search(http::HttpClient& client, int port, const std::string& q) {
-  auto r = client.get(fmt::format("{}/api/v1/search?q={}&limit=1000", url(port),
-                                  http::HttpClient::url_encode(q)));
+  auto r = client.get(
+      fmt::format("{}/api/v1/search?q={}&limit=1000", url(port), http::HttpClient::url_encode(q)));
   REQUIRE(r.status == 200);
   simdjson::dom::parser parser;
   simdjson::dom::element doc = parser.parse(r.body);
@@ -150,8 +151,7 @@ TEST_CASE("metrics and logs flow agent -> collector -> Kafka -> stores -> HTTP, 
   for (int s = 0; s < 50; ++s) {
     wire::Series series;
     series.labels = Labels{{"__name__", "e2e_metric"}, {"series", std::to_string(s)}};
-    for (int i = 0; i < 20; ++i)
-      series.samples.push_back({t0 + i * 1000, s * 1000.0 + i + 0.25});
+    for (int i = 0; i < 20; ++i) series.samples.push_back({t0 + i * 1000, s * 1000.0 + i + 0.25});
     batch.series.push_back(std::move(series));
   }
   const std::string body = wire::encode(batch);
@@ -162,8 +162,8 @@ TEST_CASE("metrics and logs flow agent -> collector -> Kafka -> stores -> HTTP, 
   // At-least-once: a client resending the same batch must not duplicate anything.
   REQUIRE(client.post(url(p.collector_port) + "/api/v1/push/metrics", body).status == 204);
 
-  REQUIRE(eventually([&] { return query(client, p.tsdb_port, "e2e_metric", t0 + 19'000).size() == 50; },
-                     30s));
+  REQUIRE(eventually(
+      [&] { return query(client, p.tsdb_port, "e2e_metric", t0 + 19'000).size() == 50; }, 30s));
   for (int i : {0, 7, 19}) {
     auto points = query(client, p.tsdb_port, "e2e_metric", t0 + i * 1000);
     REQUIRE(points.size() == 50);
@@ -190,8 +190,8 @@ TEST_CASE("metrics and logs flow agent -> collector -> Kafka -> stores -> HTTP, 
     std::ofstream out(p.tailed, std::ios::app);
     for (int i = 0; i < 100; ++i) out << "request " << i << " finished token" << i << "x\n";
   }
-  REQUIRE(eventually([&] { return search(client, p.logindex_port, "finished").size() == 100; },
-                     30s));
+  REQUIRE(
+      eventually([&] { return search(client, p.logindex_port, "finished").size() == 100; }, 30s));
   for (int i : {0, 50, 99}) {
     auto lines = search(client, p.logindex_port, fmt::format("token{}x", i));
     REQUIRE(lines.size() == 1);
@@ -234,13 +234,13 @@ TEST_CASE("alerting fires a webhook when a threshold rule holds", "[e2e]") {
   receiver.start();
 
   int alerting_port = free_port();
-  ChildProcess alerting("alerting", STRATA_ALERTING_BIN,
-                        {"--alerting.listen=" + addr(alerting_port),
-                         "--alerting.query_url=" + url(p.tsdb_port), "--alerting.interval=500ms",
-                         "--alerting.webhook_url=http://" + receiver.address() + "/hook",
-                         "--alerting.rule.name=QueueTooLong", "--alerting.rule.expr=queue_length",
-                         "--alerting.rule.op=>", "--alerting.rule.threshold=100",
-                         "--alerting.rule.labels=severity=page"});
+  ChildProcess alerting(
+      "alerting", STRATA_ALERTING_BIN,
+      {"--alerting.listen=" + addr(alerting_port), "--alerting.query_url=" + url(p.tsdb_port),
+       "--alerting.interval=500ms", "--alerting.webhook_url=http://" + receiver.address() + "/hook",
+       "--alerting.rule.name=QueueTooLong", "--alerting.rule.expr=queue_length",
+       "--alerting.rule.op=>", "--alerting.rule.threshold=100",
+       "--alerting.rule.labels=severity=page"});
   REQUIRE(wait_http_ok(url(alerting_port) + "/readyz", 30s));
 
   wire::MetricsBatch batch;
@@ -298,9 +298,10 @@ TEST_CASE("collector answers 503 with Retry-After when Kafka is unreachable", "[
 TEST_CASE("every binary rejects a bad config with a message naming the key", "[e2e]") {
   std::string dir = strata::testing::temp_dir("strata-cfg");
   std::ofstream(dir + "/bad.yaml") << "tsdb:\n  listen: 127.0.0.1:0\n  no_such_key: 1\n";
-  for (auto [name, bin] : {std::pair{"tsdb", STRATA_TSDB_BIN}, std::pair{"collector", STRATA_COLLECTOR_BIN},
-                           std::pair{"logindex", STRATA_LOGINDEX_BIN}, std::pair{"agent", STRATA_AGENT_BIN},
-                           std::pair{"alerting", STRATA_ALERTING_BIN}, std::pair{"strata", STRATA_ALLINONE_BIN}}) {
+  for (auto [name, bin] :
+       {std::pair{"tsdb", STRATA_TSDB_BIN}, std::pair{"collector", STRATA_COLLECTOR_BIN},
+        std::pair{"logindex", STRATA_LOGINDEX_BIN}, std::pair{"agent", STRATA_AGENT_BIN},
+        std::pair{"alerting", STRATA_ALERTING_BIN}, std::pair{"strata", STRATA_ALLINONE_BIN}}) {
     INFO(name);
     ChildProcess help(std::string(name) + "-help", bin, {"--help"});
     REQUIRE(eventually([&] { return !help.running(); }, 20s));

@@ -53,11 +53,21 @@ int main(int argc, char** argv) {
       for (int e = 0; e < edits; ++e) {
         std::size_t pos = s.empty() ? 0 : rng() % s.size();
         switch (rng() % 5) {
-          case 0: if (!s.empty()) s[pos] = static_cast<char>(rng()); break;
-          case 1: s.insert(pos, 1, "{}[]\",:0\\\xff\x80"[rng() % 12]); break;
-          case 2: if (!s.empty()) s.erase(pos, 1 + rng() % 8); break;
-          case 3: s.resize(pos); break;
-          case 4: s.insert(pos, s.substr(pos, rng() % 32)); break;
+          case 0:
+            if (!s.empty()) s[pos] = static_cast<char>(rng());
+            break;
+          case 1:
+            s.insert(pos, 1, "{}[]\",:0\\\xff\x80"[rng() % 12]);
+            break;
+          case 2:
+            if (!s.empty()) s.erase(pos, 1 + rng() % 8);
+            break;
+          case 3:
+            s.resize(pos);
+            break;
+          case 4:
+            s.insert(pos, s.substr(pos, rng() % 32));
+            break;
         }
       }
       LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());

@@ -1,7 +1,7 @@
 // The collector against a real Kafka-protocol broker (the embedded one):
 // what it publishes, and how it answers every kind of bad input.
-#include <catch2/catch.hpp>
 #include <zlib.h>
+#include <catch2/catch.hpp>
 
 #include <set>
 
@@ -75,8 +75,9 @@ TEST_CASE("collector publishes one keyed, enriched message per series and stream
 
   wire::MetricsBatch batch;
   for (int i = 0; i < 20; ++i)
-    batch.series.push_back({Labels{{"__name__", "m"}, {"i", std::to_string(i)}, {"region", "client"}},
-                            {{1000, double(i)}, {2000, wire::stale_nan()}}});
+    batch.series.push_back(
+        {Labels{{"__name__", "m"}, {"i", std::to_string(i)}, {"region", "client"}},
+         {{1000, double(i)}, {2000, wire::stale_nan()}}});
   auto r = client.post(server.url() + "/api/v1/push/metrics", gzip(wire::encode(batch)),
                        {{"Content-Encoding", "gzip"}});
   REQUIRE(r.status == 204);
@@ -114,10 +115,10 @@ TEST_CASE("collector publishes one keyed, enriched message per series and stream
 
 TEST_CASE("collector rejects bad input with a clear error and publishes nothing", "[collector]") {
   kafka::EmbeddedBroker broker({{"metrics", 2}, {"logs", 2}});
-  collector::CollectorServer server(collector_config(
-      broker.bootstraps(), {{"collector.http.max_body_bytes", "65536"},
-                            {"collector.max_labels_per_series", "4"},
-                            {"collector.max_line_bytes", "1000"}}));
+  collector::CollectorServer server(
+      collector_config(broker.bootstraps(), {{"collector.http.max_body_bytes", "65536"},
+                                             {"collector.max_labels_per_series", "4"},
+                                             {"collector.max_line_bytes", "1000"}}));
   server.start();
   http::ClientOptions o;
   o.max_attempts = 1;
@@ -128,7 +129,8 @@ TEST_CASE("collector rejects bad input with a clear error and publishes nothing"
 
   auto r = push("/api/v1/push/metrics", "{not json");
   CHECK(r.status == 400);
-  r = push("/api/v1/push/metrics", R"({"version":1,"series":[{"labels":{"__name__":"x"},"samples":[[1,true]]}]})");
+  r = push("/api/v1/push/metrics",
+           R"({"version":1,"series":[{"labels":{"__name__":"x"},"samples":[[1,true]]}]})");
   CHECK(r.status == 400);
   CHECK_THAT(r.body, Catch::Contains("series[0].samples[0][1]"));
   r = push("/api/v1/push/metrics", R"({"version":2,"series":[]})");
@@ -137,15 +139,17 @@ TEST_CASE("collector rejects bad input with a clear error and publishes nothing"
            "{\"version\":1,\"series\":[{\"labels\":{\"__name__\":\"x\",\"a\":\"\xff\xfe\"},"
            "\"samples\":[[1,1]]}]}");
   CHECK(r.status == 400);
-  r = push("/api/v1/push/metrics",
-           R"({"version":1,"series":[{"labels":{"__name__":"x","a":"1","b":"2","c":"3","d":"4"},"samples":[[1,1]]}]})");
+  r = push(
+      "/api/v1/push/metrics",
+      R"({"version":1,"series":[{"labels":{"__name__":"x","a":"1","b":"2","c":"3","d":"4"},"samples":[[1,1]]}]})");
   CHECK(r.status == 400);
   CHECK_THAT(r.body, Catch::Contains("limit is 4"));
   r = push("/api/v1/push/metrics", std::string(100'000, ' '));
   CHECK(r.status == 413);
   r = push("/api/v1/push/logs",
-           fmt::format(R"({{"version":1,"streams":[{{"labels":{{"job":"x"}},"entries":[["1","{}"]]}}]}})",
-                       std::string(2000, 'a')));
+           fmt::format(
+               R"({{"version":1,"streams":[{{"labels":{{"job":"x"}},"entries":[["1","{}"]]}}]}})",
+               std::string(2000, 'a')));
   CHECK(r.status == 413);
   CHECK_THAT(r.body, Catch::Contains("collector.max_line_bytes"));
   r = client.get(server.url() + "/api/v1/push/metrics");
@@ -155,7 +159,8 @@ TEST_CASE("collector rejects bad input with a clear error and publishes nothing"
   // until the marker arrives; the marker must be the only message.
   kafka::KafkaProducer producer(kafka_at(broker.bootstraps()));
   producer.send({{"metrics", "marker", "marker"}}, 10s);
-  kafka::KafkaConsumer consumer(kafka_at(broker.bootstraps()), "bad-input-check", {"metrics", "logs"});
+  kafka::KafkaConsumer consumer(kafka_at(broker.bootstraps()), "bad-input-check",
+                                {"metrics", "logs"});
   std::vector<kafka::InMessage> seen;
   auto deadline = std::chrono::steady_clock::now() + 30s;
   while (std::chrono::steady_clock::now() < deadline &&
@@ -187,6 +192,7 @@ TEST_CASE("collector answers 503 + Retry-After while Kafka is down, and recovers
   broker.set_down(false);
   bool recovered = false;
   for (int i = 0; i < 20 && !recovered; ++i)
-    recovered = client.post(server.url() + "/api/v1/push/metrics", wire::encode(batch)).status == 204;
+    recovered =
+        client.post(server.url() + "/api/v1/push/metrics", wire::encode(batch)).status == 204;
   CHECK(recovered);
 }

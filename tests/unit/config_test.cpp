@@ -51,11 +51,13 @@ TEST_CASE("YAML nests keys by their dots and flags override the file", "[config]
 }
 
 TEST_CASE("command line: --key=value, --key value, lists and maps", "[config]") {
-  auto c = parse({"--tsdb.max_series=7", "--agent.files", "/x,/y", "--collector.static_labels=a=1,b=2"});
+  auto c =
+      parse({"--tsdb.max_series=7", "--agent.files", "/x,/y", "--collector.static_labels=a=1,b=2"});
   REQUIRE(c);
   CHECK(c->integer("tsdb.max_series") == 7);
   CHECK(c->list("agent.files") == std::vector<std::string>{"/x", "/y"});
-  CHECK(c->string_map("collector.static_labels") == std::map<std::string, std::string>{{"a", "1"}, {"b", "2"}});
+  CHECK(c->string_map("collector.static_labels") ==
+        std::map<std::string, std::string>{{"a", "1"}, {"b", "2"}});
 }
 
 TEST_CASE("--help returns nothing to run", "[config]") {
@@ -76,8 +78,8 @@ TEST_CASE("bad configuration is rejected with the key and what was expected", "[
   };
   Config c(schema());
   CHECK_THAT(message([&] { c.merge_yaml("tsdb:\n  nope: 1\n", "f.yaml"); }),
-             Catch::Contains("unknown config key 'tsdb.nope'") && Catch::Contains("f.yaml line 2") &&
-                 Catch::Contains("tsdb.listen"));
+             Catch::Contains("unknown config key 'tsdb.nope'") &&
+                 Catch::Contains("f.yaml line 2") && Catch::Contains("tsdb.listen"));
   CHECK_THAT(message([&] { c.merge_yaml("other: 1\n", "f.yaml"); }),
              Catch::Contains("unknown config key 'other'"));
   CHECK_THAT(message([&] { c.merge_yaml("tsdb:\n  max_series: lots\n", "f.yaml"); }),
@@ -93,12 +95,14 @@ TEST_CASE("bad configuration is rejected with the key and what was expected", "[
              Catch::Contains("expected a list"));
   CHECK_THAT(message([&] { c.merge_yaml("tsdb: [unclosed\n", "f.yaml"); }),
              Catch::Contains("not valid YAML"));
-  CHECK_THAT(message([&] { c.merge_yaml("- a\n- b\n", "f.yaml"); }),
-             Catch::Contains("top level"));
-  CHECK_THAT(message([&] { parse({"--tsdb.nope=1"}); }), Catch::Contains("unknown config key 'tsdb.nope'"));
+  CHECK_THAT(message([&] { c.merge_yaml("- a\n- b\n", "f.yaml"); }), Catch::Contains("top level"));
+  CHECK_THAT(message([&] { parse({"--tsdb.nope=1"}); }),
+             Catch::Contains("unknown config key 'tsdb.nope'"));
   CHECK_THAT(message([&] { parse({"stray"}); }), Catch::Contains("unexpected argument 'stray'"));
   CHECK_THAT(message([&] { parse({"--tsdb.ratio"}); }), Catch::Contains("needs a value"));
-  CHECK_THAT(message([&] { parse({"--config", "/nonexistent/x.yaml"}); }),
+  CHECK_THAT(message([&] {
+               parse({"--config", "/nonexistent/x.yaml"});
+             }),
              Catch::Contains("cannot read config file '/nonexistent/x.yaml'"));
   CHECK_THAT(message([&] { parse({"--collector.static_labels=novalue"}); }),
              Catch::Contains("name=value"));

@@ -86,9 +86,10 @@ TEST_CASE("query responses are parsed and errors named", "[alerting]") {
   CHECK(v[0].value == 1);
   CHECK(std::isnan(v[1].value));
   CHECK_THROWS_WITH(QueryClient::parse_vector_response("not json"), Catch::Contains("not JSON"));
-  CHECK_THROWS_WITH(QueryClient::parse_vector_response(
-                        R"({"status":"error","errorType":"bad_data","error":"parse error at char 3"})"),
-                    Catch::Contains("parse error at char 3"));
+  CHECK_THROWS_WITH(
+      QueryClient::parse_vector_response(
+          R"({"status":"error","errorType":"bad_data","error":"parse error at char 3"})"),
+      Catch::Contains("parse error at char 3"));
   CHECK_THROWS_WITH(QueryClient::parse_vector_response(
                         R"({"status":"success","data":{"resultType":"matrix","result":[]}})"),
                     Catch::Contains("matrix"));

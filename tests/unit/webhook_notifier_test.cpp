@@ -1,7 +1,7 @@
 #include "alerting/webhook_notifier.h"
 
-#include <catch2/catch.hpp>
 #include <simdjson.h>
+#include <catch2/catch.hpp>
 
 using namespace strata;
 using namespace strata::alerting;
