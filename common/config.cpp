@@ -113,6 +113,8 @@ std::chrono::milliseconds parse_duration(const std::string& text, const std::str
     ms = n * 86400e3;
   else if (unit == "w")
     ms = n * 7 * 86400e3;
+  else if (unit == "y")  // Prometheus: a year is 365 days
+    ms = n * 365 * 86400e3;
   else
     throw fail();
   return std::chrono::milliseconds(static_cast<std::int64_t>(ms));

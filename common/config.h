@@ -109,7 +109,7 @@ class Config {
   std::map<std::string, Value> values_;
 };
 
-// Parses "500ms", "15s", "5m", "2h", "7d", "1w" or a bare number of seconds.
+// Parses "500ms", "15s", "5m", "2h", "7d", "1w", "1y" (365d) or a bare number of seconds.
 // Throws ConfigError mentioning `what` on bad input.
 std::chrono::milliseconds parse_duration(const std::string& text, const std::string& what);
 

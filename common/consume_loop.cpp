@@ -68,7 +68,21 @@ void ConsumeLoop::run() {
       continue;
     }
     if (batch.empty()) continue;
-    apply_(batch);
+    try {
+      apply_(batch);
+    } catch (const std::exception& e) {
+      // The store could not make the batch durable (a full or failing disk):
+      // committing now would lose it. Stop consuming; the offsets stay
+      // uncommitted, so a restart (or the partition's next owner) replays it.
+      errors_.inc();
+      {
+        std::lock_guard lock(mu_);
+        failure_ = e.what();
+      }
+      spdlog::critical("{}: applying a batch failed, stopping ingest without committing: {}",
+                       options_.name, e.what());
+      break;
+    }
     try {
       consumer_->commit(batch);
       ++batches_committed_;
@@ -82,7 +96,11 @@ void ConsumeLoop::run() {
 }
 
 std::optional<std::string> ConsumeLoop::readiness() const {
-  if (!running_) return std::string("ingest loop not running");
+  if (!running_) {
+    std::lock_guard lock(mu_);
+    if (!failure_.empty()) return "ingest stopped after a failure: " + failure_;
+    return std::string("ingest loop not running");
+  }
   std::int64_t last = last_poll_ns_.load();
   if (last == 0) return std::string("waiting for the first Kafka poll");
   auto age = std::chrono::nanoseconds(steady_ns() - last);

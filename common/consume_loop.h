@@ -7,7 +7,9 @@
 // throw for bad messages: it logs, counts and skips them (a poison message
 // must not wedge its partition). A failed poll is retried with exponential
 // backoff (100 ms .. 10 s); a failed commit is logged and counted -- it only
-// means a later replay.
+// means a later replay. If `apply` throws (the store could not make the
+// batch durable), the loop stops without committing and readiness() says
+// why: nothing is acknowledged that is not stored.
 //
 // Thread-safety: start() and stop() from one controlling thread; readiness()
 // and batches_committed() from any thread.
@@ -71,9 +73,10 @@ class ConsumeLoop {
   std::unique_ptr<KafkaConsumer> consumer_;
   std::thread thread_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  std::string failure_;  // why apply failed, under mu_
 
   std::atomic<bool> running_{false};
   std::atomic<std::int64_t> last_poll_ns_{0};  // steady clock; 0 = never

@@ -14,6 +14,8 @@ PACKAGES=(
   libxxhash-dev libbenchmark-dev
   # tools the tests and benchmarks use
   curl wrk procps
+  # peers the tests and benchmarks run side by side, and the libFuzzer runtime
+  prometheus victoria-metrics prometheus-node-exporter prometheus-alertmanager clang libclang-rt-14-dev
 )
 
 missing=()

@@ -5,7 +5,7 @@
 #include "common/wire_format.h"
 
 namespace strata::tsdb {
-BatchStats apply_metrics_messages(std::span<const kafka::InMessage> messages, MemoryStore& store) {
+BatchStats apply_metrics_messages(std::span<const kafka::InMessage> messages, DB& db) {
   BatchStats stats;
   for (const auto& m : messages) {
     ++stats.messages;
@@ -21,7 +21,7 @@ BatchStats apply_metrics_messages(std::span<const kafka::InMessage> messages, Me
     for (const auto& series : batch.series) {
       ++stats.series;
       try {
-        AppendResult r = store.append(series.labels, series.samples);
+        AppendResult r = db.append(series.labels, series.samples);
         if (r.conflicts > 0 && stats.samples.conflicts == 0)
           stats.first_conflict =
               series.labels.to_string() + " at " + std::to_string(r.first_conflict_ms) + " ms";
@@ -36,9 +36,9 @@ BatchStats apply_metrics_messages(std::span<const kafka::InMessage> messages, Me
   return stats;
 }
 
-Ingester::Ingester(IngesterOptions options, MemoryStore& store, metrics::Registry& registry)
+Ingester::Ingester(IngesterOptions options, DB& db, metrics::Registry& registry)
     : options_(std::move(options)),
-      store_(store),
+      db_(db),
       messages_(registry.counter("strata_tsdb_ingest_messages_total",
                                  "Kafka messages consumed from the metrics topic.")),
       rejected_messages_(registry.counter(
@@ -54,6 +54,9 @@ Ingester::Ingester(IngesterOptions options, MemoryStore& store, metrics::Registr
       conflicts_(registry.counter(
           "strata_tsdb_conflicting_samples_total",
           "Samples rejected because another value was already stored at their timestamp.")),
+      too_old_(registry.counter(
+          "strata_tsdb_out_of_bounds_samples_total",
+          "Samples rejected for being older than the out-of-order window or the last block cut.")),
       errors_(registry.counter("strata_tsdb_ingest_errors_total",
                                "Failed Kafka polls and commits (retried).")),
       loop_(
@@ -61,14 +64,11 @@ Ingester::Ingester(IngesterOptions options, MemoryStore& store, metrics::Registr
                                     options_.topic, options_.max_poll_messages,
                                     options_.poll_timeout, options_.stall_timeout},
           [this](std::span<const kafka::InMessage> batch) {
-            record(apply_metrics_messages(batch, store_));
+            auto stats = apply_metrics_messages(batch, db_);
+            db_.sync();  // durable before the loop commits the offsets
+            record(stats);
           },
-          errors_) {
-  registry.gauge_callback("strata_tsdb_series", "Series in the in-memory store.",
-                          [&store] { return static_cast<double>(store.series_count()); });
-  registry.gauge_callback("strata_tsdb_samples", "Samples in the in-memory store.",
-                          [&store] { return static_cast<double>(store.sample_count()); });
-}
+          errors_) {}
 
 Ingester::~Ingester() { stop(); }
 
@@ -82,6 +82,7 @@ void Ingester::record(const BatchStats& s) {
   appended_.inc(static_cast<double>(s.samples.appended));
   duplicates_.inc(static_cast<double>(s.samples.duplicates));
   conflicts_.inc(static_cast<double>(s.samples.conflicts));
+  too_old_.inc(static_cast<double>(s.samples.too_old));
   if (s.samples.conflicts > 0) {
     // A misbehaving producer can conflict on every batch: log at most every 10 s.
     auto now = std::chrono::steady_clock::now();

@@ -1,11 +1,14 @@
 // Ingester: the tsdb's Kafka consumer. One thread polls the metrics topic as
 // a member of the tsdb consumer group, decodes each message (a wire-format
-// metrics batch), appends its samples to the MemoryStore and then commits
-// the batch's offsets.
+// metrics batch), appends its samples to the DB, makes them durable in the
+// WAL (DB::sync) and only then commits the batch's offsets.
 //
-// Delivery. Offsets are committed only after the whole batch is in the
-// store, so a crash replays it; the store's idempotent append absorbs the
-// replay (at-least-once in, exactly-once visible). A message that does not
+// Delivery, exactly-once in effect. A crash before the commit replays the
+// batch from Kafka; what of it had reached the WAL comes back from the WAL
+// too, and the head's idempotent append turns the double delivery into one
+// copy (at-least-once in, exactly-once visible). A crash after the commit
+// loses nothing because the WAL was fsynced first. If the sync fails, the
+// loop stops without committing (see common/consume_loop.h). A message that does not
 // decode is logged, counted and committed past: one poison message must not
 // wedge its partition forever. A failed poll or commit is logged and
 // retried with backoff; a failed commit only means a later replay.
@@ -31,7 +34,7 @@
 #include "common/consume_loop.h"
 #include "common/kafka_bus.h"
 #include "common/metrics_registry.h"
-#include "tsdb/memory_store.h"
+#include "tsdb/db.h"
 
 namespace strata::tsdb {
 
@@ -57,11 +60,11 @@ struct BatchStats {
 
 // Decodes and applies messages to the store, logging each poison message.
 // The decode/append half of the loop, usable without a broker.
-BatchStats apply_metrics_messages(std::span<const kafka::InMessage> messages, MemoryStore& store);
+BatchStats apply_metrics_messages(std::span<const kafka::InMessage> messages, DB& db);
 
 class Ingester {
  public:
-  Ingester(IngesterOptions options, MemoryStore& store, metrics::Registry& registry);
+  Ingester(IngesterOptions options, DB& db, metrics::Registry& registry);
   ~Ingester();  // stop()
   Ingester(const Ingester&) = delete;
   Ingester& operator=(const Ingester&) = delete;
@@ -81,7 +84,7 @@ class Ingester {
   void record(const BatchStats& stats);
 
   IngesterOptions options_;
-  MemoryStore& store_;
+  DB& db_;
   std::chrono::steady_clock::time_point last_conflict_log_{};
 
   metrics::Counter& messages_;
@@ -90,6 +93,7 @@ class Ingester {
   metrics::Counter& appended_;
   metrics::Counter& duplicates_;
   metrics::Counter& conflicts_;
+  metrics::Counter& too_old_;
   metrics::Counter& errors_;
   kafka::ConsumeLoop loop_;  // last: its thread uses the members above
 };

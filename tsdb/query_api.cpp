@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "common/config.h"
 #include "common/logging.h"
 #include "common/wire_format.h"
 #include "tsdb/promql/selector.h"
@@ -115,12 +116,12 @@ TimeRange range_params(const http::Request& req) {
 }
 
 // Union of the series selected by several match[] selectors, sorted.
-std::vector<Labels> select_union(const MemoryStore& store,
+std::vector<Labels> select_union(const DB& store,
                                  const std::vector<promql::VectorSelector>& selectors,
                                  const TimeRange& range) {
   std::vector<Labels> out;
   for (const auto& sel : selectors) {
-    auto part = store.select(sel.matchers, range.start, range.end);
+    auto part = store.series_labels(sel.matchers, range.start, range.end);
     out.insert(out.end(), std::make_move_iterator(part.begin()),
                std::make_move_iterator(part.end()));
   }
@@ -262,7 +263,7 @@ std::int64_t parse_timestamp(std::string_view text) {
   throw std::invalid_argument("cannot parse \"" + std::string(text) + "\" to a valid timestamp");
 }
 
-QueryApi::QueryApi(const MemoryStore& store, QueryApiOptions options, metrics::Registry& registry)
+QueryApi::QueryApi(const DB& store, QueryApiOptions options, metrics::Registry& registry)
     : store_(store),
       options_(std::move(options)),
       queries_(registry.counter("strata_tsdb_api_requests_total",
@@ -302,6 +303,19 @@ http::Response guarded(metrics::Counter& queries, metrics::Counter& bad, F&& bod
 http::Response QueryApi::query(const http::Request& req) const {
   return guarded(queries_, bad_requests_, [&] {
     std::string q = param_or_empty(req, "query");
+    // A range selector `sel[5m]` returns the raw samples of the window as a
+    // matrix, as Prometheus does for an instant query of a range vector.
+    std::optional<std::int64_t> range_ms;
+    if (auto open = q.rfind('['); open != std::string::npos && !q.empty() && q.back() == ']') {
+      auto dur = q.substr(open + 1, q.size() - open - 2);
+      try {
+        range_ms = config::parse_duration(dur, "range").count();
+      } catch (const std::exception&) {
+        throw BadData("invalid parameter \"query\": bad range duration \"" + dur + "\"");
+      }
+      if (*range_ms <= 0) throw BadData("invalid parameter \"query\": range must be positive");
+      q.resize(open);
+    }
     promql::VectorSelector sel;
     try {
       sel = promql::parse_vector_selector(q);
@@ -310,6 +324,33 @@ http::Response QueryApi::query(const http::Request& req) const {
     }
     const std::int64_t t = time_param(req, "time", options_.now_ms());
     const std::string ts = format_timestamp(t);
+    if (range_ms) {
+      std::string data = R"({"resultType":"matrix","result":[)";
+      bool first = true;
+      // Left-open window (t - range, t].
+      for (const auto& s : store_.select(sel.matchers, t - *range_ms + 1, t)) {
+        auto it = s.iterator();
+        std::string values;
+        while (it.next()) {
+          if (wire::is_stale_nan(it.v())) continue;  // never shown, as in Prometheus
+          values += values.empty() ? "[" : ",[";
+          values += format_timestamp(it.t());
+          values += ",\"";
+          values += format_sample_value(it.v());
+          values += "\"]";
+        }
+        if (values.empty()) continue;
+        if (!first) data += ',';
+        first = false;
+        data += R"({"metric":)";
+        append_labels(data, s.labels);
+        data += R"(,"values":[)";
+        data += values;
+        data += "]}";
+      }
+      data += "]}";
+      return success(data, false);
+    }
     std::string data = R"({"resultType":"vector","result":[)";
     bool first = true;
     for (const auto& s : store_.instant(sel.matchers, t, options_.lookback_delta)) {

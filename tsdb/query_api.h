@@ -12,8 +12,9 @@
 // "NaN", "+Inf", "-Inf"), timestamps are float seconds. A bad parameter is
 // 400 {"status":"error","errorType":"bad_data","error":"..."}. A listing cut
 // by `limit` carries the warning "results truncated due to limit", as
-// Prometheus does. The first slice evaluates only vector selectors; any other
-// PromQL is a bad_data error saying so.
+// Prometheus does. The query endpoint evaluates vector selectors (a vector)
+// and range selectors such as `up[5m]` (the raw samples in (t-5m, t], a
+// matrix); any other PromQL is a bad_data error saying so.
 //
 // Thread-safety: handlers only read the store and may run concurrently.
 #pragma once
@@ -26,7 +27,7 @@
 
 #include "common/http_server.h"
 #include "common/metrics_registry.h"
-#include "tsdb/memory_store.h"
+#include "tsdb/db.h"
 
 namespace strata::tsdb {
 
@@ -38,7 +39,7 @@ struct QueryApiOptions {
 
 class QueryApi {
  public:
-  QueryApi(const MemoryStore& store, QueryApiOptions options, metrics::Registry& registry);
+  QueryApi(const DB& store, QueryApiOptions options, metrics::Registry& registry);
 
   void register_routes(http::HttpServer& server);
 
@@ -48,7 +49,7 @@ class QueryApi {
   http::Response series(const http::Request& req) const;
 
  private:
-  const MemoryStore& store_;
+  const DB& store_;
   QueryApiOptions options_;
   metrics::Counter& queries_;
   metrics::Counter& bad_requests_;

@@ -1,5 +1,7 @@
 #include "tsdb/tsdb_server.h"
 
+#include <spdlog/spdlog.h>
+
 namespace strata::tsdb {
 
 void add_options(config::Schema& s) {
@@ -14,6 +16,56 @@ void add_options(config::Schema& s) {
         "Most Kafka messages applied (then committed) as one batch.");
   s.add("tsdb.ingest.poll_timeout", Type::kDuration, "250ms",
         "Longest wait for a Kafka message; also bounds how long stop() waits for the loop.");
+  s.add("tsdb.data_dir", Type::kString, "data/tsdb",
+        "Directory of the WAL and the blocks; one tsdb process per directory.");
+  s.add("tsdb.wal.fsync", Type::kString, "batch",
+        "batch: fdatasync the WAL before every Kafka offset commit (survives power loss); "
+        "never: only write() (survives a process crash, not a machine crash).");
+  s.add("tsdb.block_range", Type::kDuration, "2h",
+        "Time range of the blocks the head is cut into; compaction builds 3x and 12x this.");
+  s.add("tsdb.out_of_order_window", Type::kDuration, "10m",
+        "How far behind a series' newest sample an older sample is still accepted.");
+  s.add("tsdb.retention.raw", Type::kDuration, "15d", "How long raw blocks are kept.");
+  s.add("tsdb.retention.5m", Type::kDuration, "90d",
+        "How long 5-minute downsampled blocks are kept.");
+  s.add("tsdb.retention.1h", Type::kDuration, "1y", "How long 1-hour downsampled blocks are kept.");
+  s.add("tsdb.downsample.5m_after", Type::kDuration, "40h",
+        "Raw blocks whose end is this much older than the newest data get a 5m rollup.");
+  s.add("tsdb.downsample.1h_after", Type::kDuration, "10d",
+        "5m blocks whose end is this much older than the newest data get a 1h rollup.");
+  s.add("tsdb.maintenance_interval", Type::kDuration, "1m",
+        "How often the head is checked for a block cut and blocks for compaction, "
+        "downsampling and retention.");
+}
+
+DBOptions db_options(const config::Config& cfg) {
+  DBOptions o;
+  o.dir = cfg.str("tsdb.data_dir");
+  if (o.dir.empty()) throw config::ConfigError("config key 'tsdb.data_dir': must not be empty");
+  try {
+    o.fsync = parse_fsync_policy(cfg.str("tsdb.wal.fsync"));
+  } catch (const std::invalid_argument& e) {
+    throw config::ConfigError(std::string("config key 'tsdb.wal.fsync': ") + e.what());
+  }
+  auto positive = [&](const char* key) {
+    auto d = cfg.duration(key).count();
+    if (d <= 0) throw config::ConfigError(std::string("config key '") + key + "': must be > 0");
+    return static_cast<std::int64_t>(d);
+  };
+  o.block_range_ms = positive("tsdb.block_range");
+  if (o.block_range_ms < 60'000)
+    throw config::ConfigError("config key 'tsdb.block_range': must be at least 1m");
+  o.head.ooo_window_ms = cfg.duration("tsdb.out_of_order_window").count();
+  if (o.head.ooo_window_ms < 0 || o.head.ooo_window_ms > o.block_range_ms / 2)
+    throw config::ConfigError(
+        "config key 'tsdb.out_of_order_window': must be between 0 and half of tsdb.block_range");
+  o.retention_raw_ms = positive("tsdb.retention.raw");
+  o.retention_5m_ms = positive("tsdb.retention.5m");
+  o.retention_1h_ms = positive("tsdb.retention.1h");
+  o.downsample_5m_after_ms = positive("tsdb.downsample.5m_after");
+  o.downsample_1h_after_ms = positive("tsdb.downsample.1h_after");
+  o.maintenance_interval = std::chrono::milliseconds(positive("tsdb.maintenance_interval"));
+  return o;
 }
 
 namespace {
@@ -47,10 +99,42 @@ QueryApiOptions query_options(const config::Config& cfg) {
 }  // namespace
 
 TsdbServer::TsdbServer(const config::Config& cfg)
-    : service_("strata-tsdb", http_options(cfg, "tsdb")) {
-  api_ = std::make_unique<QueryApi>(store_, query_options(cfg), service_.metrics());
+    : db_(std::make_unique<DB>(db_options(cfg))),
+      service_("strata-tsdb", http_options(cfg, "tsdb")) {
+  api_ = std::make_unique<QueryApi>(*db_, query_options(cfg), service_.metrics());
   api_->register_routes(service_.http());
-  ingester_ = std::make_unique<Ingester>(ingester_options(cfg), store_, service_.metrics());
+  service_.http().add_route("POST", "/api/v1/admin/tsdb/compact", [this](const http::Request&) {
+    try {
+      db_->maintain(true);
+    } catch (const std::exception& e) {
+      spdlog::error("tsdb admin compact failed: {}", e.what());
+      return http::Response::json(
+          500,
+          R"({"status":"error","errorType":"internal","error":"compaction failed, see the log"})");
+    }
+    return http::Response::json(200, R"({"status":"success","data":{"blocks":)" +
+                                         std::to_string(db_->blocks().size()) + "}}");
+  });
+  auto& m = service_.metrics();
+  DB* db = db_.get();
+  m.gauge_callback("strata_tsdb_head_series", "Series in the head.",
+                   [db] { return static_cast<double>(db->head().series_count()); });
+  m.gauge_callback("strata_tsdb_head_samples", "Samples in the head.",
+                   [db] { return static_cast<double>(db->head().sample_count()); });
+  m.gauge_callback("strata_tsdb_head_chunk_bytes", "Bytes of encoded chunks held by the head.",
+                   [db] { return static_cast<double>(db->head().chunk_bytes()); });
+  m.gauge_callback("strata_tsdb_blocks", "Blocks on disk (all resolutions).",
+                   [db] { return static_cast<double>(db->blocks().size()); });
+  m.gauge_callback("strata_tsdb_compactions", "Compactions since start.",
+                   [db] { return static_cast<double>(db->compactions()); });
+  m.gauge_callback("strata_tsdb_wal_written_bytes", "Bytes written to the WAL since start.",
+                   [db] { return static_cast<double>(db->wal().bytes_written()); });
+  m.gauge_callback("strata_tsdb_wal_fsyncs", "WAL fdatasync calls since start.",
+                   [db] { return static_cast<double>(db->wal().syncs()); });
+  m.gauge_callback("strata_tsdb_corruptions_found_at_open",
+                   "Corrupt WAL records, blocks and chunks found when the store was opened.",
+                   [db] { return static_cast<double>(db->open_report().corruptions.size()); });
+  ingester_ = std::make_unique<Ingester>(ingester_options(cfg), *db_, service_.metrics());
   service_.add_readiness_check("kafka ingest", [this] { return ingester_->readiness(); });
 }
 

@@ -1,9 +1,15 @@
 // TsdbServer: the strata-tsdb process minus main(): a Service (HTTP API with
-// /metrics, /healthz, /readyz), the in-memory store, the Prometheus query
-// API over it, and the Kafka ingester filling it. The all-in-one binary
-// embeds one next to the other components.
+// /metrics, /healthz, /readyz), the on-disk store (DB: head + WAL + blocks),
+// the Prometheus query API over it, an admin endpoint, and the Kafka
+// ingester filling it. The all-in-one binary embeds one next to the other
+// components.
 //
-// Lifecycle: construct (reads and validates config, throws ConfigError),
+//   POST /api/v1/admin/tsdb/compact   cut the whole head into blocks now,
+//                                     then compact, downsample and apply
+//                                     retention (benchmarks, backups)
+//
+// Lifecycle: construct (reads and validates config, opens the data
+// directory and replays the WAL; throws ConfigError or std::runtime_error),
 // start() (binds the port, joins the consumer group), stop() (stops
 // ingesting first so no batch is left half-committed, then drains HTTP).
 // stop() is idempotent and run by the destructor. start()/stop() from one
@@ -15,15 +21,18 @@
 
 #include "common/config.h"
 #include "common/service.h"
+#include "tsdb/db.h"
 #include "tsdb/ingester.h"
-#include "tsdb/memory_store.h"
 #include "tsdb/query_api.h"
 
 namespace strata::tsdb {
 
 // Declares every tsdb.* option (listen address, HTTP limits, consumer group,
-// lookback, ingest batch size).
+// lookback, ingest batch size, storage).
 void add_options(config::Schema& schema);
+
+// The DB options the config describes (throws ConfigError).
+DBOptions db_options(const config::Config& cfg);
 
 class TsdbServer {
  public:
@@ -36,14 +45,14 @@ class TsdbServer {
   void stop();
   std::string url() const { return service_.url(); }
 
-  MemoryStore& store() { return store_; }
+  DB& db() { return *db_; }
   Ingester& ingester() { return *ingester_; }
   Service& service() { return service_; }
 
  private:
   // Declared first: the metric callbacks and handlers read it until the
   // service is gone.
-  MemoryStore store_;
+  std::unique_ptr<DB> db_;
   Service service_;
   std::unique_ptr<QueryApi> api_;
   std::unique_ptr<Ingester> ingester_;

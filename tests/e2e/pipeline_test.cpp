@@ -62,7 +62,8 @@ struct Pipeline {
     std::string kafka = "--kafka.brokers=" + brokers;
     tsdb = std::make_unique<ChildProcess>(
         "tsdb", STRATA_TSDB_BIN,
-        std::vector<std::string>{kafka, "--tsdb.listen=" + addr(tsdb_port)});
+        std::vector<std::string>{kafka, "--tsdb.listen=" + addr(tsdb_port),
+                                 "--tsdb.data_dir=" + dir + "/tsdb"});
     logindex = std::make_unique<ChildProcess>(
         "logindex", STRATA_LOGINDEX_BIN,
         std::vector<std::string>{kafka, "--logindex.listen=" + addr(logindex_port)});

@@ -14,6 +14,7 @@
 #include "common/kafka_bus.h"
 #include "common/service.h"
 #include "common/wire_format.h"
+#include "tests/support/process.h"
 #include "tsdb/tsdb_server.h"
 
 using namespace strata;
@@ -31,6 +32,8 @@ config::Config tsdb_config(const std::string& brokers, const std::string& group 
   c.set("tsdb.listen", "127.0.0.1:0", "test");
   c.set("tsdb.consumer_group", group, "test");
   c.set("tsdb.ingest.poll_timeout", "100ms", "test");
+  // A fresh store per server: nothing carries over between tests.
+  c.set("tsdb.data_dir", testing::temp_dir("tsdb-ingest"), "test");
   return c;
 }
 
@@ -104,7 +107,7 @@ TEST_CASE("tsdb: samples published on Kafka are queryable, exactly once", "[tsdb
 
   const std::int64_t total_samples = 20 * 10 + 1 + 1 + 2;
   REQUIRE(eventually([&] {
-    return static_cast<std::int64_t>(server.store().sample_count()) == total_samples &&
+    return static_cast<std::int64_t>(server.db().sample_count()) == total_samples &&
            metric(client, url, "strata_tsdb_ingest_rejected_messages_total") == 1;
   }));
   REQUIRE(eventually([&] { return client.get(url + "/readyz").status == 200; }));
@@ -159,8 +162,8 @@ TEST_CASE("tsdb: samples published on Kafka are queryable, exactly once", "[tsdb
   producer.send(messages, 10s);
   REQUIRE(eventually(
       [&] { return metric(client, url, "strata_tsdb_duplicate_samples_total") == total_samples; }));
-  CHECK(static_cast<std::int64_t>(server.store().sample_count()) == total_samples);
-  CHECK(server.store().series_count() == 23);
+  CHECK(static_cast<std::int64_t>(server.db().sample_count()) == total_samples);
+  CHECK(server.db().series_count() == 23);
   CHECK(metric(client, url, "strata_tsdb_appended_samples_total") == total_samples);
   CHECK(metric(client, url, "strata_tsdb_ingest_rejected_messages_total") == 2);
   CHECK(metric(client, url, "strata_tsdb_series") == 23);
@@ -192,7 +195,7 @@ TEST_CASE("tsdb: a second node of another group replays the topic from the start
   for (const char* group : {"g1", "g2"}) {
     tsdb::TsdbServer server(tsdb_config(broker.bootstraps(), group));
     server.start();
-    REQUIRE(eventually([&] { return server.store().sample_count() == 2; }));
+    REQUIRE(eventually([&] { return server.db().sample_count() == 2; }));
     server.stop();
   }
 }

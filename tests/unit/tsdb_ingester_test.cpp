@@ -2,6 +2,8 @@
 // messages are skipped, replays are absorbed, conflicts are counted.
 #include <catch2/catch.hpp>
 
+#include "tests/unit/tsdb_test_db.h"
+
 #include "tsdb/ingester.h"
 
 using namespace strata;
@@ -27,7 +29,8 @@ std::string batch_of(const std::string& name, std::vector<wire::Sample> samples)
 }  // namespace
 
 TEST_CASE("tsdb ingest: poison messages are skipped, the rest applied", "[tsdb][ingest]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   std::vector<kafka::InMessage> batch{
       message(batch_of("a", {{1000, 1}, {2000, 2}}), 0),
       message("this is not JSON", 1),
@@ -50,7 +53,8 @@ TEST_CASE("tsdb ingest: poison messages are skipped, the rest applied", "[tsdb][
 }
 
 TEST_CASE("tsdb ingest: conflicting values are counted and named", "[tsdb][ingest]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   apply_metrics_messages(std::vector<kafka::InMessage>{message(batch_of("a", {{1000, 1}}), 0)},
                          store);
   BatchStats s = apply_metrics_messages(

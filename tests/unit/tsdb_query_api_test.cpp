@@ -2,6 +2,8 @@
 // exact JSON bodies, value and time formatting, parameters and errors.
 #include <catch2/catch.hpp>
 
+#include "tests/unit/tsdb_test_db.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -27,7 +29,8 @@ http::Request request(std::string path,
 constexpr std::int64_t kNow = 1'700'000'000'123;
 
 struct Fixture {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   metrics::Registry registry;
   QueryApi api{store, QueryApiOptions{std::chrono::minutes(5), [] { return kNow; }}, registry};
 
@@ -128,7 +131,8 @@ TEST_CASE("query api: instant query in Prometheus's exact JSON", "[tsdb][api]") 
 }
 
 TEST_CASE("query api: non-finite values are strings", "[tsdb][api]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   metrics::Registry reg;
   QueryApi api(store, QueryApiOptions{std::chrono::minutes(5), [] { return std::int64_t{10'000}; }},
                reg);

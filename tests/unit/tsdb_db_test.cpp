@@ -1,4 +1,4 @@
-// MemoryStore: idempotent appends (the at-least-once contract), conflicts,
+// DB (head path): idempotent appends (the at-least-once contract), conflicts,
 // ordering, NaN bit-equality, staleness, lookback and selection.
 #include <catch2/catch.hpp>
 
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <thread>
 
-#include "tsdb/memory_store.h"
+#include "tests/unit/tsdb_test_db.h"
 #include "tsdb/promql/selector.h"
 
 using namespace strata;
@@ -32,7 +32,8 @@ const Labels kUp{{"__name__", "up"}, {"job", "api"}};
 }  // namespace
 
 TEST_CASE("store: append stores samples and counts them", "[tsdb][store]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   auto r = store.append(kUp, std::vector<wire::Sample>{{1000, 1}, {2000, 2}});
   CHECK(r.appended == 2);
   CHECK(r.duplicates == 0);
@@ -44,7 +45,8 @@ TEST_CASE("store: append stores samples and counts them", "[tsdb][store]") {
 }
 
 TEST_CASE("store: re-appending identical samples is a no-op (replay)", "[tsdb][store]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   std::vector<wire::Sample> batch{{1000, 1.5}, {2000, 2.5}, {3000, -0.0}};
   store.append(kUp, batch);
   auto r = store.append(kUp, batch);
@@ -60,7 +62,8 @@ TEST_CASE("store: re-appending identical samples is a no-op (replay)", "[tsdb][s
 
 TEST_CASE("store: a different value at an existing timestamp is rejected, first wins",
           "[tsdb][store]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   store.append(kUp, std::vector<wire::Sample>{{1000, 1}, {2000, 2}});
   auto r = store.append(kUp, std::vector<wire::Sample>{{1000, 9}, {2000, 2}, {3000, 3}});
   CHECK(r.appended == 1);
@@ -77,7 +80,8 @@ TEST_CASE("store: a different value at an existing timestamp is rejected, first 
 }
 
 TEST_CASE("store: out-of-order samples are kept sorted", "[tsdb][store]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   store.append(kUp, std::vector<wire::Sample>{{5000, 5}, {1000, 1}, {3000, 3}});
   store.append(kUp, std::vector<wire::Sample>{{2000, 2}, {6000, 6}, {4000, 4}, {0, 0}});
   auto s = store.samples(kUp);
@@ -90,7 +94,8 @@ TEST_CASE("store: out-of-order samples are kept sorted", "[tsdb][store]") {
 }
 
 TEST_CASE("store: NaN compares by bits, so a replayed NaN is a duplicate", "[tsdb][store]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   const double canonical = from_bits(wire::kNormalNaNBits);
   const double other_nan = from_bits(0x7ff8000000000000ULL);
   store.append(kUp, std::vector<wire::Sample>{{1000, canonical}, {2000, wire::stale_nan()}});
@@ -106,7 +111,8 @@ TEST_CASE("store: NaN compares by bits, so a replayed NaN is a duplicate", "[tsd
 }
 
 TEST_CASE("store: instant lookup uses a left-open lookback window", "[tsdb][store]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   store.append(kUp, std::vector<wire::Sample>{{100'000, 1}, {200'000, 2}});
   auto at = [&](std::int64_t t) { return store.instant(sel("up"), t, 5min); };
   CHECK(at(99'999).empty());  // before the first sample
@@ -122,7 +128,8 @@ TEST_CASE("store: instant lookup uses a left-open lookback window", "[tsdb][stor
 }
 
 TEST_CASE("store: a stale marker ends a series until a newer sample", "[tsdb][store]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   Labels other{{"__name__", "up"}, {"job", "db"}};
   store.append(kUp, std::vector<wire::Sample>{{1000, 1}, {2000, wire::stale_nan()}});
   store.append(other, std::vector<wire::Sample>{{1000, 7}});
@@ -144,14 +151,15 @@ TEST_CASE("store: a stale marker ends a series until a newer sample", "[tsdb][st
 }
 
 TEST_CASE("store: select by every operator, through the index", "[tsdb][store]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   std::vector<wire::Sample> one{{1000, 1}};
   store.append(Labels{{"__name__", "http_requests"}, {"code", "200"}, {"job", "api"}}, one);
   store.append(Labels{{"__name__", "http_requests"}, {"code", "500"}, {"job", "api"}}, one);
   store.append(Labels{{"__name__", "http_requests"}, {"code", "200"}, {"job", "web"}}, one);
   store.append(Labels{{"__name__", "http_requests"}, {"job", "batch"}}, one);
   store.append(Labels{{"__name__", "up"}, {"job", "api"}}, one);
-  auto count = [&](const std::string& s) { return store.select(sel(s)).size(); };
+  auto count = [&](const std::string& s) { return store.series_labels(sel(s)).size(); };
   CHECK(count("http_requests") == 4);
   CHECK(count("http_requests{job=\"api\"}") == 2);
   CHECK(count("http_requests{job=\"api\",code=\"500\"}") == 1);
@@ -166,17 +174,18 @@ TEST_CASE("store: select by every operator, through the index", "[tsdb][store]")
   CHECK(count("{code!=\"\"}") == 3);
   CHECK(count("{nolabel=~\".+\"}") == 0);
   // Sorted by label set.
-  auto all = store.select(sel("http_requests"));
+  auto all = store.series_labels(sel("http_requests"));
   CHECK(std::is_sorted(all.begin(), all.end()));
 }
 
 TEST_CASE("store: select honours the time range", "[tsdb][store]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   store.append(Labels{{"__name__", "a"}}, std::vector<wire::Sample>{{1000, 1}, {5000, 1}});
   store.append(Labels{{"__name__", "b"}}, std::vector<wire::Sample>{{9000, 1}});
   auto names = [&](std::int64_t mint, std::int64_t maxt) {
     std::vector<std::string> out;
-    for (const auto& l : store.select(sel("{__name__=~\".+\"}"), mint, maxt))
+    for (const auto& l : store.series_labels(sel("{__name__=~\".+\"}"), mint, maxt))
       out.emplace_back(l.get("__name__"));
     return out;
   };
@@ -187,7 +196,8 @@ TEST_CASE("store: select honours the time range", "[tsdb][store]") {
 }
 
 TEST_CASE("store: empty label values are dropped, an empty label set is refused", "[tsdb][store]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   store.append(Labels{{"__name__", "m"}, {"a", ""}}, std::vector<wire::Sample>{{1, 1}});
   CHECK(store.samples(Labels{{"__name__", "m"}}).size() == 1);
   CHECK(store.label_names() == std::vector<std::string>{"__name__"});
@@ -200,7 +210,8 @@ TEST_CASE("store: empty label values are dropped, an empty label set is refused"
 }
 
 TEST_CASE("store: label names and values", "[tsdb][store]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   std::vector<wire::Sample> one{{1000, 1}};
   store.append(Labels{{"__name__", "b_metric"}, {"zone", "z1"}}, one);
   store.append(Labels{{"__name__", "a_metric"}, {"job", "x"}, {"zone", "z2"}}, one);
@@ -211,7 +222,8 @@ TEST_CASE("store: label names and values", "[tsdb][store]") {
 }
 
 TEST_CASE("store: concurrent appends and queries", "[tsdb][store]") {
-  MemoryStore store;
+  testdb::TempDb tmp;
+  DB& store = *tmp.db;
   constexpr int kThreads = 4, kSeries = 50, kSamples = 200;
   std::atomic<bool> done{false};
   std::atomic<int> bad_reads{0};  // Catch2 assertions are not thread-safe

@@ -1,0 +1,148 @@
+// Blocks and their index: write, open, select through postings, and
+// corruption -- a damaged index refuses the block with file and offset, a
+// damaged chunk is reported and skipped while the rest is served.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/support/process.h"
+#include "tsdb/block.h"
+#include "tsdb/chunk_encoding.h"
+#include "tsdb/file.h"
+#include "tsdb/querier.h"
+
+using namespace strata;
+using namespace strata::tsdb;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<BlockSeriesInput> sample_series(int n) {
+  std::vector<BlockSeriesInput> out;
+  for (int i = 0; i < n; ++i) {
+    std::vector<wire::Sample> s;
+    for (int k = 0; k < 100; ++k) s.push_back({k * 15'000LL, static_cast<double>(i * 1000 + k)});
+    BlockSeriesInput in{
+        Labels{{"__name__", i % 2 ? "odd" : "even"}, {"i", std::to_string(i)}, {"job", "node"}},
+        {}};
+    in.chunks.push_back({0, 99 * 15'000, Aggr::kRaw, 100, encode_chunk(s)});
+    out.push_back(std::move(in));
+  }
+  return out;
+}
+
+void flip_byte(const fs::path& p, std::size_t at) {
+  std::string data = read_file(p);
+  data[at] ^= 0x01;
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << data;
+}
+
+std::vector<LabelMatcher> eq(const std::string& n, const std::string& v) {
+  return {LabelMatcher(MatchOp::kEqual, n, v)};
+}
+
+}  // namespace
+
+TEST_CASE("block: written, reopened and selected through postings", "[tsdb][block]") {
+  auto dir = testing::temp_dir("blocks");
+  BlockMeta meta;
+  meta.min_time = 0;
+  meta.max_time = 7'200'000;
+  auto path = write_block(dir, meta, sample_series(50));
+  CHECK(meta.num_series == 50);
+  CHECK(meta.num_samples == 5000);
+  CHECK_FALSE(fs::exists(path.string() + ".tmp"));
+
+  auto b = Block::open(path);
+  CHECK(b->meta().id == meta.id);
+  CHECK(b->meta().num_samples == 5000);
+  CHECK(b->index().series_count() == 50);
+  CHECK(b->corrupt_chunks().empty());
+
+  auto odd = b->select(eq("__name__", "odd"), kMinTime, kMaxTime);
+  CHECK(odd.size() == 25);
+  auto one = b->select({LabelMatcher(MatchOp::kEqual, "__name__", "even"),
+                        LabelMatcher(MatchOp::kRegexMatch, "i", "1[02]")},
+                       kMinTime, kMaxTime);
+  REQUIRE(one.size() == 2);
+  Series s{one[0].labels, one[0].chunks, kMinTime, kMaxTime, std::nullopt};
+  auto samples = s.samples();
+  REQUIRE(samples.size() == 100);
+  CHECK(samples[5].value == 10005);
+  // Time filtering at the chunk level.
+  CHECK(b->select(eq("job", "node"), 2'000'000, 3'000'000).empty());
+
+  CHECK(b->index().label_names() == std::vector<std::string>{"__name__", "i", "job"});
+  CHECK(b->index().label_values("__name__") == std::vector<std::string>{"even", "odd"});
+  fs::remove_all(dir);
+}
+
+TEST_CASE("block: a flipped bit in the index refuses the block, naming file and offset",
+          "[tsdb][block]") {
+  auto dir = testing::temp_dir("blocks");
+  BlockMeta meta;
+  meta.min_time = 0;
+  meta.max_time = 7'200'000;
+  auto path = write_block(dir, meta, sample_series(20));
+  auto size = fs::file_size(path / "index");
+  for (std::size_t at : {std::size_t{10}, size / 2, size - 20}) {
+    INFO("flipped byte " << at);
+    flip_byte(path / "index", at);
+    try {
+      Block::open(path);
+      FAIL("a corrupt index was accepted");
+    } catch (const BlockError& e) {
+      CHECK(e.file() == (path / "index").string());
+      CHECK(std::string(e.what()).find("offset") != std::string::npos);
+    }
+    flip_byte(path / "index", at);  // restore
+  }
+  CHECK_NOTHROW(Block::open(path));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("block: a flipped bit in a chunk is reported and only that series' chunk skipped",
+          "[tsdb][block]") {
+  auto dir = testing::temp_dir("blocks");
+  BlockMeta meta;
+  meta.min_time = 0;
+  meta.max_time = 7'200'000;
+  auto path = write_block(dir, meta, sample_series(20));
+  flip_byte(path / "chunks", 10);  // inside the first chunk (header 8, length 1)
+  auto b = Block::open(path);
+  REQUIRE(b->corrupt_chunks().size() == 1);
+  CHECK(b->corrupt_chunks()[0].find((path / "chunks").string() + " at offset 8") !=
+        std::string::npos);
+  CHECK(b->select(eq("job", "node"), kMinTime, kMaxTime).size() == 19);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("block: truncated files are refused with an offset", "[tsdb][block]") {
+  auto dir = testing::temp_dir("blocks");
+  BlockMeta meta;
+  meta.min_time = 0;
+  meta.max_time = 7'200'000;
+  auto path = write_block(dir, meta, sample_series(5));
+  fs::resize_file(path / "index", fs::file_size(path / "index") / 2);
+  CHECK_THROWS_AS(Block::open(path), BlockError);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("block: meta.json round-trips and rejects bad versions", "[tsdb][block]") {
+  BlockMeta m;
+  m.id = "x";
+  m.min_time = -5;
+  m.max_time = 10;
+  m.resolution = 300000;
+  m.level = 3;
+  m.parents = {"a", "b"};
+  m.num_samples = 12;
+  auto back = BlockMeta::parse(m.to_json(), "meta.json");
+  CHECK(back.parents == m.parents);
+  CHECK(back.resolution == 300000);
+  CHECK(back.min_time == -5);
+  CHECK(back.num_samples == 12);
+  CHECK_THROWS_AS(BlockMeta::parse(R"({"version":9})", "meta.json"), BlockError);
+  CHECK_THROWS_AS(BlockMeta::parse("not json", "meta.json"), BlockError);
+}
