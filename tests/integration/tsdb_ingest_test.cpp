@@ -166,7 +166,7 @@ TEST_CASE("tsdb: samples published on Kafka are queryable, exactly once", "[tsdb
   CHECK(server.db().series_count() == 23);
   CHECK(metric(client, url, "strata_tsdb_appended_samples_total") == total_samples);
   CHECK(metric(client, url, "strata_tsdb_ingest_rejected_messages_total") == 2);
-  CHECK(metric(client, url, "strata_tsdb_series") == 23);
+  CHECK(metric(client, url, "strata_tsdb_head_series") == 23);
 
   // A conflicting value is rejected and counted, the first value stays.
   wire::MetricsBatch conflict;
