@@ -3,7 +3,9 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <map>
 #include <random>
+#include <unordered_map>
 
 #include "tsdb/byte_codec.h"
 #include "tsdb/chunk_encoding.h"
@@ -86,6 +88,22 @@ std::string new_block_id(std::int64_t min_time, std::int64_t resolution) {
   return buf;
 }
 
+EncodedChunk encode_for_block(std::span<const wire::Sample> samples, Aggr aggr) {
+  EncodedChunk c{samples.front().timestamp_ms,
+                 samples.back().timestamp_ms,
+                 aggr,
+                 static_cast<std::uint32_t>(samples.size()),
+                 encode_chunk(samples),
+                 {},
+                 {}};
+  // A single sample gains nothing from a shared column.
+  if (samples.size() >= 2) {
+    c.values = encode_values_chunk(samples);
+    c.timestamps = encode_timestamps_chunk(samples);
+  }
+  return c;
+}
+
 fs::path write_block(const fs::path& blocks_dir, BlockMeta& meta,
                      std::vector<BlockSeriesInput> series) {
   std::erase_if(series, [](const BlockSeriesInput& s) { return s.chunks.empty(); });
@@ -102,6 +120,27 @@ fs::path write_block(const fs::path& blocks_dir, BlockMeta& meta,
   chunks.u8(0);
   chunks.u8(0);
   chunks.u8(0);
+  auto put = [&](std::span<const std::uint8_t> bytes) {
+    std::uint64_t at = chunks.size();
+    chunks.uvarint(bytes.size());
+    chunks.bytes(bytes);
+    chunks.u32(crc32(bytes));
+    return at;
+  };
+  // Timestamp columns used by two chunks or more are written once, before
+  // the first chunk that uses them; offset 0 = not written yet.
+  struct Column {
+    std::uint32_t uses = 0;
+    std::uint64_t offset = 0;
+  };
+  std::unordered_map<std::string, Column> columns;
+  auto key = [](const std::vector<std::uint8_t>& b) {
+    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+  };
+  for (const auto& s : series)
+    for (const auto& c : s.chunks)
+      if (!c.timestamps.empty()) ++columns[key(c.timestamps)].uses;
+
   std::vector<IndexSeries> index;
   index.reserve(series.size());
   for (auto& s : series) {
@@ -110,13 +149,20 @@ fs::path write_block(const fs::path& blocks_dir, BlockMeta& meta,
     });
     IndexSeries is{std::move(s.labels), {}};
     for (auto& c : s.chunks) {
-      is.chunks.push_back({c.mint, c.maxt, c.aggr, chunks.size()});
-      chunks.uvarint(c.bytes.size());
-      chunks.bytes(c.bytes);
-      chunks.u32(crc32(c.bytes));
+      Column* col = nullptr;
+      if (!c.timestamps.empty() && c.values.size() < c.bytes.size()) {
+        auto it = columns.find(key(c.timestamps));
+        if (it->second.uses >= 2) col = &it->second;
+      }
+      if (col != nullptr) {
+        if (col->offset == 0) col->offset = put(c.timestamps);
+        is.chunks.push_back({c.mint, c.maxt, c.aggr, put(c.values), col->offset});
+      } else {
+        is.chunks.push_back({c.mint, c.maxt, c.aggr, put(c.bytes), 0});
+      }
       ++meta.num_chunks;
       if (c.aggr == Aggr::kRaw || c.aggr == Aggr::kCount) meta.num_samples += c.samples;
-      std::vector<std::uint8_t>().swap(c.bytes);  // free as we go
+      c = EncodedChunk{};  // free as we go
     }
     index.push_back(std::move(is));
   }
@@ -170,15 +216,34 @@ std::shared_ptr<Block> Block::open(const fs::path& dir) {
   }
   // Verify every chunk the index points at: a flipped bit is reported now,
   // with its offset, and that chunk alone is left out of query results.
+  auto verify = [&](std::uint64_t offset, const char* what) {
+    ByteReader r(data);
+    r.seek(offset);
+    if (offset < kChunksHeader)
+      throw FormatError(std::string(what) + " offset inside the header", offset);
+    auto len = r.uvarint();
+    auto bytes = r.bytes(len);
+    if (crc32(bytes) != r.u32()) throw FormatError(std::string(what) + " CRC mismatch", offset);
+  };
+  std::map<std::uint64_t, std::string> columns;  // verified timestamp columns -> error or ""
   for (auto ref : b->index_->all_postings()) {
     for (const auto& c : b->index_->series(ref).chunks) {
       try {
-        ByteReader r(data);
-        r.seek(c.offset);
-        if (c.offset < kChunksHeader) throw FormatError("chunk offset inside the header", c.offset);
-        auto len = r.uvarint();
-        auto bytes = r.bytes(len);
-        if (crc32(bytes) != r.u32()) throw FormatError("chunk CRC mismatch", c.offset);
+        verify(c.offset, "chunk");
+        if (c.ts_offset != 0) {
+          auto [it, fresh] = columns.try_emplace(c.ts_offset);
+          if (fresh) {
+            try {
+              verify(c.ts_offset, "timestamp column");
+            } catch (const FormatError& e) {
+              it->second = e.what();
+            }
+          }
+          if (!it->second.empty()) {
+            throw FormatError("chunk uses a damaged timestamp column (" + it->second + ")",
+                              c.offset);
+          }
+        }
       } catch (const FormatError& e) {
         if (b->corrupt_.insert(c.offset).second) {
           b->corrupt_report_.push_back(chunks_path + " at offset " + std::to_string(c.offset) +
@@ -193,11 +258,18 @@ std::shared_ptr<Block> Block::open(const fs::path& dir) {
 }
 
 ChunkRef Block::chunk(const ChunkMeta& meta) const {
-  ByteReader r(chunks_->data());
-  r.seek(meta.offset);
-  auto len = r.uvarint();
-  auto bytes = r.bytes(len);
-  return {meta.mint, meta.maxt, meta.aggr, bytes, shared_from_this()};
+  auto entry = [&](std::uint64_t offset) {
+    ByteReader r(chunks_->data());
+    r.seek(offset);
+    auto len = r.uvarint();
+    return r.bytes(len);
+  };
+  return {meta.mint,
+          meta.maxt,
+          meta.aggr,
+          entry(meta.offset),
+          meta.ts_offset != 0 ? entry(meta.ts_offset) : std::span<const std::uint8_t>{},
+          shared_from_this()};
 }
 
 std::vector<BlockSeriesData> Block::select(const std::vector<LabelMatcher>& matchers,

@@ -5,7 +5,8 @@
 // retention deletes. Format: docs/format/block.md and docs/format/index.md.
 //
 //   <id>/meta.json  version, id, time range, resolution, stats, lineage
-//   <id>/chunks     the encoded chunks, each length-prefixed and CRC'd
+//   <id>/chunks     the encoded chunks, each length-prefixed and CRC'd, and
+//                   the timestamp columns they share (chunk_encoding.h)
 //   <id>/index      symbols, series (labels + chunk metas), postings
 //
 // Writing is atomic: write_block() fills <id>.tmp/ and renames it, so a
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "common/labels.h"
+#include "common/wire_format.h"
 #include "tsdb/chunk_ref.h"
 #include "tsdb/file.h"
 #include "tsdb/index.h"
@@ -74,8 +76,18 @@ struct EncodedChunk {
   std::int64_t maxt = 0;
   Aggr aggr = Aggr::kRaw;
   std::uint32_t samples = 0;
-  std::vector<std::uint8_t> bytes;
+  std::vector<std::uint8_t> bytes;  // standalone: encode_chunk()
+  // Optional shared-timestamps form of the same samples (encode_values_chunk
+  // and encode_timestamps_chunk). write_block stores it instead of `bytes`
+  // when another chunk of the block has the same timestamp column, and
+  // writes that column once.
+  std::vector<std::uint8_t> values;
+  std::vector<std::uint8_t> timestamps;
 };
+
+// Fills `c` with both forms of `samples` (at least 1, sorted): what
+// write_block needs to share timestamp columns.
+EncodedChunk encode_for_block(std::span<const wire::Sample> samples, Aggr aggr);
 
 struct BlockSeriesInput {
   Labels labels;

@@ -377,6 +377,68 @@ inline void put_stream_code(BitWriter& w, const StreamPlan& p, std::size_t i) {
   }
 }
 
+// The value half of a packed chunk, sized for every applicable kind: XOR
+// (always), constant, decimal (when every value is m * 10^e).
+enum class ValueKind : std::uint8_t { kXor = 0, kDecimal = 1, kConstant = 2 };
+struct ValuePlan {
+  std::uint64_t v0 = 0;        // bits of the first value
+  std::uint64_t xor_bits = 0;  // XOR codes of samples 1..n-1
+  bool constant = true;
+  bool decimal = false;
+  int exp = 0;
+  std::vector<std::int64_t> m;
+  std::vector<std::uint64_t> mdeltas;
+  StreamPlan mplan;
+  // exponent, first mantissa and the mantissa stream
+  std::uint64_t decimal_bits() const { return 6 + uvarint_bits(zigzag(m[0])) + mplan.bits; }
+};
+
+ValuePlan plan_values(std::span<const wire::Sample> s, std::vector<std::int64_t>& scratch) {
+  const std::size_t n = s.size();
+  ValuePlan p;
+  p.v0 = std::bit_cast<std::uint64_t>(s[0].value);
+  BitCounter xor_bits;
+  std::uint64_t prev = p.v0;
+  std::uint8_t lead = 0xff, trail = 0;
+  for (std::size_t i = 1; i < n; ++i) {
+    std::uint64_t b = std::bit_cast<std::uint64_t>(s[i].value);
+    p.constant &= b == p.v0;
+    put_xor(xor_bits, b, prev, lead, trail);
+  }
+  p.xor_bits = xor_bits.bits;
+  if (find_decimal(s, p.exp, p.m)) {
+    p.decimal = true;
+    p.mdeltas.resize(n - 1);
+    for (std::size_t i = 1; i < n; ++i) {
+      p.mdeltas[i - 1] =
+          static_cast<std::uint64_t>(p.m[i]) - static_cast<std::uint64_t>(p.m[i - 1]);
+    }
+    p.mplan = plan_stream(p.mdeltas, true, scratch);
+  }
+  return p;
+}
+
+void put_value_header(BitWriter& w, const ValuePlan& p, ValueKind kind) {
+  if (kind == ValueKind::kDecimal) {
+    w.write_bits(static_cast<std::uint64_t>(p.exp + kMaxExp), 6);
+    w.write_uvarint(zigzag(p.m[0]));
+    if (p.m.size() >= 2) put_stream_header(w, p.mplan, true);
+  } else {
+    w.write_bits(p.v0, 64);
+  }
+}
+
+// Value code of sample i >= 1 (nothing for a constant).
+inline void put_value_code(BitWriter& w, const ValuePlan& p, ValueKind kind,
+                           std::span<const wire::Sample> s, std::size_t i, std::uint64_t& prev,
+                           std::uint8_t& lead, std::uint8_t& trail) {
+  if (kind == ValueKind::kXor) {
+    put_xor(w, std::bit_cast<std::uint64_t>(s[i].value), prev, lead, trail);
+  } else if (kind == ValueKind::kDecimal) {
+    put_stream_code(w, p.mplan, i);
+  }
+}
+
 }  // namespace
 
 std::vector<std::uint8_t> encode_chunk(std::span<const wire::Sample> s) {
@@ -397,42 +459,18 @@ std::vector<std::uint8_t> encode_chunk(std::span<const wire::Sample> s) {
   const StreamPlan tplan = plan_stream(deltas, false, scratch);
   const std::uint64_t ts_packed = uvarint_bits(t0zz) + tplan.bits;
 
-  // Values: XOR size by a dry run; constant and decimal when applicable.
-  const std::uint64_t v0 = std::bit_cast<std::uint64_t>(s[0].value);
-  BitCounter xor_bits;
-  bool constant = true;
-  {
-    std::uint64_t prev = v0;
-    std::uint8_t lead = 0xff, trail = 0;
-    for (std::size_t i = 1; i < n; ++i) {
-      std::uint64_t b = std::bit_cast<std::uint64_t>(s[i].value);
-      constant &= b == v0;
-      put_xor(xor_bits, b, prev, lead, trail);
-    }
-  }
+  const ValuePlan vp = plan_values(s, scratch);
   struct Candidate {
     ChunkEncoding enc;
     std::uint64_t bits;  // all of it: 32 header bits, ..., 1 end-marker bit
   };
-  Candidate best{ChunkEncoding::kXor, 33 + fixed_ts.bits + 64 + xor_bits.bits};
+  Candidate best{ChunkEncoding::kXor, 33 + fixed_ts.bits + 64 + vp.xor_bits};
   auto consider = [&](ChunkEncoding enc, std::uint64_t bits) {
     if ((bits + 7) / 8 <= (best.bits + 7) / 8) best = {enc, bits};
   };
-  consider(ChunkEncoding::kXorPacked, 33 + ts_packed + 64 + xor_bits.bits);
-  if (constant) consider(ChunkEncoding::kConstant, 33 + ts_packed + 64);
-
-  int exp = 0;
-  std::vector<std::int64_t> m;
-  std::vector<std::uint64_t> mdeltas;
-  StreamPlan mplan;
-  if (find_decimal(s, exp, m)) {
-    mdeltas.resize(n - 1);
-    for (std::size_t i = 1; i < n; ++i) {
-      mdeltas[i - 1] = static_cast<std::uint64_t>(m[i]) - static_cast<std::uint64_t>(m[i - 1]);
-    }
-    mplan = plan_stream(mdeltas, true, scratch);
-    consider(ChunkEncoding::kDecimal, 33 + ts_packed + 6 + uvarint_bits(zigzag(m[0])) + mplan.bits);
-  }
+  consider(ChunkEncoding::kXorPacked, 33 + ts_packed + 64 + vp.xor_bits);
+  if (vp.constant) consider(ChunkEncoding::kConstant, 33 + ts_packed + 64);
+  if (vp.decimal) consider(ChunkEncoding::kDecimal, 33 + ts_packed + vp.decimal_bits());
 
   if (best.enc == ChunkEncoding::kXor) return encode_chunk_xor(s);
 
@@ -440,26 +478,50 @@ std::vector<std::uint8_t> encode_chunk(std::span<const wire::Sample> s) {
   write_header(w, best.enc, n);
   w.write_uvarint(t0zz);
   if (n >= 2) put_stream_header(w, tplan, false);
-  if (best.enc == ChunkEncoding::kDecimal) {
-    w.write_bits(static_cast<std::uint64_t>(exp + kMaxExp), 6);
-    w.write_uvarint(zigzag(m[0]));
-    if (n >= 2) put_stream_header(w, mplan, true);
-  } else {
-    w.write_bits(v0, 64);
-  }
-  std::uint64_t prev = v0;
+  const ValueKind kind = best.enc == ChunkEncoding::kDecimal    ? ValueKind::kDecimal
+                         : best.enc == ChunkEncoding::kConstant ? ValueKind::kConstant
+                                                                : ValueKind::kXor;
+  put_value_header(w, vp, kind);
+  std::uint64_t prev = vp.v0;
   std::uint8_t lead = 0xff, trail = 0;
   for (std::size_t i = 1; i < n; ++i) {
     put_stream_code(w, tplan, i);
-    if (best.enc == ChunkEncoding::kXorPacked) {
-      put_xor(w, std::bit_cast<std::uint64_t>(s[i].value), prev, lead, trail);
-    } else if (best.enc == ChunkEncoding::kDecimal) {
-      put_stream_code(w, mplan, i);
-    }
+    put_value_code(w, vp, kind, s, i, prev, lead, trail);
   }
   w.write_bit(true);                             // end marker
   assert(w.byte_size() == (best.bits + 7) / 8);  // the sizing above is exact
   return w.take();
+}
+
+std::vector<std::uint8_t> encode_values_chunk(std::span<const wire::Sample> s) {
+  validate_samples(s);
+  std::vector<std::int64_t> scratch;
+  const ValuePlan vp = plan_values(s, scratch);
+  ValueKind kind = ValueKind::kXor;
+  std::uint64_t bits = 64 + vp.xor_bits;
+  if (vp.decimal && vp.decimal_bits() < bits) {
+    kind = ValueKind::kDecimal;
+    bits = vp.decimal_bits();
+  }
+  if (vp.constant && 64 < bits) {
+    kind = ValueKind::kConstant;
+    bits = 64;
+  }
+  BitWriter w((33 + 2 + bits + 7) / 8);
+  write_header(w, ChunkEncoding::kSharedTimestamps, s.size());
+  w.write_bits(static_cast<std::uint8_t>(kind), 2);
+  put_value_header(w, vp, kind);
+  std::uint64_t prev = vp.v0;
+  std::uint8_t lead = 0xff, trail = 0;
+  for (std::size_t i = 1; i < s.size(); ++i) put_value_code(w, vp, kind, s, i, prev, lead, trail);
+  w.write_bit(true);  // end marker
+  return w.take();
+}
+
+std::vector<std::uint8_t> encode_timestamps_chunk(std::span<const wire::Sample> s) {
+  std::vector<wire::Sample> zeros(s.begin(), s.end());
+  for (auto& x : zeros) x.value = 0;
+  return encode_chunk(zeros);
 }
 
 // ---- decoding ----------------------------------------------------------------
@@ -476,7 +538,7 @@ Header parse_header(std::span<const std::uint8_t> c) {
   if (c[0] != kChunkFormatVersion) {
     throw ChunkFormatError("unknown format version " + std::to_string(c[0]), 0);
   }
-  if (c[1] < 1 || c[1] > 4) throw ChunkFormatError("unknown encoding " + std::to_string(c[1]), 1);
+  if (c[1] < 1 || c[1] > 5) throw ChunkFormatError("unknown encoding " + std::to_string(c[1]), 1);
   Header h{static_cast<ChunkEncoding>(c[1]), static_cast<std::uint32_t>(c[2] << 8 | c[3])};
   if (h.n == 0 && h.enc != ChunkEncoding::kXor) {
     throw ChunkFormatError("sample count 0 is only valid for an empty kXor chunk", 2);
@@ -492,11 +554,28 @@ ChunkEncoding chunk_encoding(std::span<const std::uint8_t> chunk) {
   return parse_header(chunk).enc;
 }
 
-ChunkIterator::ChunkIterator(std::span<const std::uint8_t> chunk) : r_(chunk), size_(chunk.size()) {
+ChunkIterator::ChunkIterator(std::span<const std::uint8_t> chunk,
+                             std::span<const std::uint8_t> timestamps)
+    : r_(chunk), size_(chunk.size()) {
   Header h = parse_header(chunk);
   enc_ = h.enc;
   n_ = h.n;
   r_.skip(32);
+  if (enc_ == ChunkEncoding::kSharedTimestamps) {
+    if (timestamps.empty()) {
+      throw ChunkFormatError("a shared-timestamps chunk needs its timestamp column", 1);
+    }
+    if (chunk_encoding(timestamps) == ChunkEncoding::kSharedTimestamps) {
+      throw ChunkFormatError("a timestamp column cannot itself share timestamps", 1);
+    }
+    ts_it_ = std::make_unique<ChunkIterator>(timestamps);
+    if (ts_it_->num_samples() != n_) {
+      throw ChunkFormatError("sample count " + std::to_string(n_) +
+                                 " differs from its timestamp column's " +
+                                 std::to_string(ts_it_->num_samples()),
+                             2);
+    }
+  }
   if (n_ == 0) {
     finish();
     return;
@@ -525,9 +604,18 @@ void ChunkIterator::read_stream_header(DeltaStream& st, bool zigzag_first) {
 }
 
 void ChunkIterator::read_packed_headers() {
-  t0_ = static_cast<std::int64_t>(unzigzag(r_.read_uvarint()));
-  if (n_ >= 2) read_stream_header(ts_, false);
-  if (enc_ == ChunkEncoding::kDecimal) {
+  if (enc_ == ChunkEncoding::kSharedTimestamps) {
+    std::uint64_t k = r_.read_bits(2);
+    if (k > 2) fail("unknown value kind 3");
+    vkind_ = static_cast<std::uint8_t>(k);
+  } else {
+    t0_ = static_cast<std::int64_t>(unzigzag(r_.read_uvarint()));
+    if (n_ >= 2) read_stream_header(ts_, false);
+    vkind_ = enc_ == ChunkEncoding::kDecimal    ? kValueDecimal
+             : enc_ == ChunkEncoding::kConstant ? kValueConstant
+                                                : kValueXor;
+  }
+  if (vkind_ == kValueDecimal) {
     std::uint64_t e = r_.read_bits(6);
     if (e > 2 * kMaxExp) fail("decimal exponent out of range");
     exp_ = static_cast<int>(e) - kMaxExp;
@@ -581,15 +669,53 @@ void ChunkIterator::finish() {
   if (r_.read_bits(static_cast<unsigned>(left)) != 0) fail("non-zero padding bits");
 }
 
+inline void ChunkIterator::next_value() {
+  if (vkind_ == kValueXor) {
+    std::uint64_t w = r_.peek();
+    if ((w >> 63) == 0) {
+      r_.skip(1);
+    } else if ((w >> 62) == 0b10) {
+      if (lead_ == 0xff) fail("XOR window reused before one was set");
+      if (sig_ <= 55) {
+        r_.skip(2 + sig_);
+        vbits_ ^= ((w << 2) >> (64 - sig_)) << (64 - lead_ - sig_);
+      } else {
+        r_.skip(2);
+        vbits_ ^= r_.read_bits(sig_) << (64 - lead_ - sig_);
+      }
+    } else {
+      std::uint64_t ctl = r_.read_bits(13);
+      unsigned lead = static_cast<unsigned>(ctl >> 6) & 31;
+      unsigned sig = static_cast<unsigned>(ctl & 63);
+      if (sig == 0) sig = 64;
+      if (lead + sig > 64) fail("XOR window wider than 64 bits");
+      lead_ = static_cast<std::uint8_t>(lead);
+      sig_ = static_cast<std::uint8_t>(sig);
+      vbits_ ^= r_.read_bits(sig) << (64 - lead - sig);
+    }
+  } else if (vkind_ == kValueDecimal) {
+    m_ += next_delta(ms_);
+    std::int64_t m = static_cast<std::int64_t>(m_);
+    if (m >= kMantissaLimitI || m <= -kMantissaLimitI) fail("decimal mantissa out of range");
+  }
+}
+
 bool ChunkIterator::next() {
   if (i_ >= n_) return false;
   if (i_ == 0) {
     if (enc_ == ChunkEncoding::kXor) {
       t_ = static_cast<std::int64_t>(unzigzag(r_.read_uvarint()));
       vbits_ = r_.read_bits(64);
+    } else if (ts_it_) {
+      ts_it_->next();
+      t_ = ts_it_->t();
     } else {
       t_ = t0_;
     }
+  } else if (ts_it_) {
+    ts_it_->next();  // validated by its own iterator: strictly increasing
+    t_ = ts_it_->t();
+    next_value();
   } else {
     // Timestamp.
     std::uint64_t delta;
@@ -618,46 +744,19 @@ bool ChunkIterator::next() {
     std::int64_t t = static_cast<std::int64_t>(static_cast<std::uint64_t>(t_) + delta);
     if (t <= t_) fail("timestamps not strictly increasing");
     t_ = t;
-    // Value.
-    if (enc_ == ChunkEncoding::kXor || enc_ == ChunkEncoding::kXorPacked) {
-      std::uint64_t w = r_.peek();
-      if ((w >> 63) == 0) {
-        r_.skip(1);
-      } else if ((w >> 62) == 0b10) {
-        if (lead_ == 0xff) fail("XOR window reused before one was set");
-        if (sig_ <= 55) {
-          r_.skip(2 + sig_);
-          vbits_ ^= ((w << 2) >> (64 - sig_)) << (64 - lead_ - sig_);
-        } else {
-          r_.skip(2);
-          vbits_ ^= r_.read_bits(sig_) << (64 - lead_ - sig_);
-        }
-      } else {
-        std::uint64_t ctl = r_.read_bits(13);
-        unsigned lead = static_cast<unsigned>(ctl >> 6) & 31;
-        unsigned sig = static_cast<unsigned>(ctl & 63);
-        if (sig == 0) sig = 64;
-        if (lead + sig > 64) fail("XOR window wider than 64 bits");
-        lead_ = static_cast<std::uint8_t>(lead);
-        sig_ = static_cast<std::uint8_t>(sig);
-        vbits_ ^= r_.read_bits(sig) << (64 - lead - sig);
-      }
-    } else if (enc_ == ChunkEncoding::kDecimal) {
-      m_ += next_delta(ms_);
-      std::int64_t m = static_cast<std::int64_t>(m_);
-      if (m >= kMantissaLimitI || m <= -kMantissaLimitI) fail("decimal mantissa out of range");
-    }
+    next_value();
   }
   if (r_.failed()) fail("chunk truncated");
-  v_ = enc_ == ChunkEncoding::kDecimal ? decimal_value(static_cast<std::int64_t>(m_), exp_)
-                                       : std::bit_cast<double>(vbits_);
+  v_ = vkind_ == kValueDecimal ? decimal_value(static_cast<std::int64_t>(m_), exp_)
+                               : std::bit_cast<double>(vbits_);
   ++i_;
   if (i_ == n_) finish();
   return true;
 }
 
-std::vector<wire::Sample> decode_chunk(std::span<const std::uint8_t> chunk) {
-  ChunkIterator it(chunk);
+std::vector<wire::Sample> decode_chunk(std::span<const std::uint8_t> chunk,
+                                       std::span<const std::uint8_t> timestamps) {
+  ChunkIterator it(chunk, timestamps);
   std::vector<wire::Sample> out;
   out.reserve(it.num_samples());
   while (it.next()) out.push_back({it.t(), it.v()});

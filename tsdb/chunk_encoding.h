@@ -51,6 +51,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -81,6 +82,9 @@ enum class ChunkEncoding : std::uint8_t {
   kDecimal = 2,    // packed timestamps + decimal mantissas (delta or dod)
   kConstant = 3,   // packed timestamps + one value
   kXorPacked = 4,  // packed timestamps + XOR values
+  // Values only (XOR, decimal or constant); the timestamps are those of a
+  // separate "timestamp column" chunk the caller supplies (see below).
+  kSharedTimestamps = 5,
 };
 
 // Streaming Gorilla appender for the head's open chunk. bytes() is a
@@ -117,13 +121,26 @@ std::vector<std::uint8_t> encode_chunk(std::span<const wire::Sample> samples);
 // Same, restricted to kXor (what plain Prometheus would store): baselines.
 std::vector<std::uint8_t> encode_chunk_xor(std::span<const wire::Sample> samples);
 
+// Shared timestamps. Every series scraped from one target at once carries
+// the same timestamps, and with scrape jitter those timestamps are most of
+// a chunk's size. A block therefore stores such a sequence once, as a
+// "timestamp column" (any chunk of encodings 1-4 whose values are ignored;
+// encode_timestamps_chunk writes one with all values 0), and each series'
+// chunk as kSharedTimestamps holding the values alone. encode_values_chunk
+// picks the smallest value kind exactly as encode_chunk does.
+std::vector<std::uint8_t> encode_values_chunk(std::span<const wire::Sample> samples);
+std::vector<std::uint8_t> encode_timestamps_chunk(std::span<const wire::Sample> samples);
+
 // Iterates a chunk, validating as it goes: throws ChunkFormatError on a bad
 // header (constructor) or bad data (next()), including trailing garbage,
-// count mismatch, non-increasing timestamps. The chunk's bytes must outlive
-// the iterator.
+// count mismatch, non-increasing timestamps. A kSharedTimestamps chunk needs
+// `timestamps`, its column (ChunkFormatError without it or when the counts
+// differ); other chunks ignore it. Both byte ranges must outlive the
+// iterator.
 class ChunkIterator {
  public:
-  explicit ChunkIterator(std::span<const std::uint8_t> chunk);
+  explicit ChunkIterator(std::span<const std::uint8_t> chunk,
+                         std::span<const std::uint8_t> timestamps = {});
   // Advances to the next sample; false at the end.
   bool next();
   std::int64_t t() const { return t_; }
@@ -147,7 +164,10 @@ class ChunkIterator {
   void read_stream_header(DeltaStream& s, bool zigzag_first);
   std::uint64_t read_bucket(const std::uint8_t* widths);
   std::uint64_t next_delta(DeltaStream& s);
+  void next_value();
   void finish();
+
+  static constexpr std::uint8_t kValueXor = 0, kValueDecimal = 1, kValueConstant = 2;
 
   BitReader r_;
   std::size_t size_ = 0;
@@ -156,9 +176,11 @@ class ChunkIterator {
   std::uint32_t i_ = 0;
   std::int64_t t_ = 0;
   double v_ = 0;
-  std::uint64_t tdelta_ = 0;  // kXor
-  std::int64_t t0_ = 0;       // packed: from the headers
-  DeltaStream ts_;            // packed timestamps
+  std::uint64_t tdelta_ = 0;              // kXor
+  std::int64_t t0_ = 0;                   // packed: from the headers
+  DeltaStream ts_;                        // packed timestamps
+  std::unique_ptr<ChunkIterator> ts_it_;  // kSharedTimestamps: the column's cursor
+  std::uint8_t vkind_ = kValueXor;
   // XOR values
   std::uint64_t vbits_ = 0;
   std::uint8_t lead_ = 0xff;
@@ -169,7 +191,8 @@ class ChunkIterator {
   DeltaStream ms_;
 };
 
-std::vector<wire::Sample> decode_chunk(std::span<const std::uint8_t> chunk);
+std::vector<wire::Sample> decode_chunk(std::span<const std::uint8_t> chunk,
+                                       std::span<const std::uint8_t> timestamps = {});
 
 // Header-only peeks (throw ChunkFormatError if the header is bad).
 std::uint32_t chunk_num_samples(std::span<const std::uint8_t> chunk);

@@ -38,6 +38,8 @@ struct ChunkRef {
   std::int64_t maxt = 0;
   Aggr aggr = Aggr::kRaw;
   std::span<const std::uint8_t> bytes;
+  // The timestamp column of a kSharedTimestamps chunk (same owner), else empty.
+  std::span<const std::uint8_t> timestamps;
   std::shared_ptr<const void> owner;
 };
 

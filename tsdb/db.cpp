@@ -24,13 +24,13 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return q;
 }
 
-// Cuts sorted samples into chunks of at most `per_chunk`.
+// Cuts sorted samples into chunks of at most `per_chunk`, each in both
+// forms write_block chooses from (standalone or shared timestamps).
 void encode_into(std::vector<EncodedChunk>& out, std::span<const wire::Sample> samples, Aggr aggr,
                  std::uint32_t per_chunk) {
   for (std::size_t i = 0; i < samples.size(); i += per_chunk) {
-    auto piece = samples.subspan(i, std::min<std::size_t>(per_chunk, samples.size() - i));
-    out.push_back({piece.front().timestamp_ms, piece.back().timestamp_ms, aggr,
-                   static_cast<std::uint32_t>(piece.size()), encode_chunk(piece)});
+    out.push_back(encode_for_block(
+        samples.subspan(i, std::min<std::size_t>(per_chunk, samples.size() - i)), aggr));
   }
 }
 

@@ -59,7 +59,7 @@ struct DBOptions {
   // Samples per chunk in blocks (the head's chunks are re-cut when a block
   // is written: longer chunks compress better, shorter ones decode less for
   // a narrow query).
-  std::uint32_t block_chunk_samples = 480;
+  std::uint32_t block_chunk_samples = 1440;
   std::int64_t retention_raw_ms = 15LL * 86400 * 1000;
   std::int64_t retention_5m_ms = 90LL * 86400 * 1000;
   std::int64_t retention_1h_ms = 365LL * 86400 * 1000;

@@ -277,16 +277,16 @@ HeadSeriesData Head::snapshot(const Series& s, std::int64_t mint, std::int64_t m
   d.ref = s.ref;
   for (const auto& c : s.closed)
     if (c.maxt >= mint && c.mint <= maxt)
-      d.chunks.push_back({c.mint, c.maxt, Aggr::kRaw, *c.bytes, c.bytes});
+      d.chunks.push_back({c.mint, c.maxt, Aggr::kRaw, *c.bytes, {}, c.bytes});
   if (s.open && s.open->max_time() >= mint && s.open->min_time() <= maxt) {
     auto b = s.open->bytes();
     auto copy = std::make_shared<const std::vector<std::uint8_t>>(b.begin(), b.end());
-    d.chunks.push_back({s.open->min_time(), s.open->max_time(), Aggr::kRaw, *copy, copy});
+    d.chunks.push_back({s.open->min_time(), s.open->max_time(), Aggr::kRaw, *copy, {}, copy});
   }
   if (!s.ooo.empty() && s.ooo.back().timestamp_ms >= mint && s.ooo.front().timestamp_ms <= maxt) {
     auto enc = std::make_shared<const std::vector<std::uint8_t>>(encode_chunk(s.ooo));
     d.chunks.push_back(
-        {s.ooo.front().timestamp_ms, s.ooo.back().timestamp_ms, Aggr::kRaw, *enc, enc});
+        {s.ooo.front().timestamp_ms, s.ooo.back().timestamp_ms, Aggr::kRaw, *enc, {}, enc});
   }
   return d;
 }

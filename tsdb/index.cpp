@@ -87,6 +87,7 @@ std::string build_index(const std::vector<IndexSeries>& series) {
       b.varint(c.mint);
       b.uvarint(static_cast<std::uint64_t>(c.maxt) - static_cast<std::uint64_t>(c.mint));
       b.uvarint(c.offset);
+      b.uvarint(c.ts_offset);
     }
     put_entry(w, b.data());
   }
@@ -139,8 +140,9 @@ IndexReader::IndexReader(std::span<const std::uint8_t> file) : file_(file) {
   if (file.size() < kHeaderSize + kTocSize) throw FormatError("index file too short", 0);
   ByteReader h(file.subspan(0, kHeaderSize));
   if (h.u32() != kIndexMagic) throw FormatError("bad index magic", 0);
-  if (auto v = h.u8(); v != kIndexVersion)
-    throw FormatError("unsupported index version " + std::to_string(v), 4);
+  version_ = h.u8();
+  if (version_ < 1 || version_ > kIndexVersion)
+    throw FormatError("unsupported index version " + std::to_string(version_), 4);
   const std::size_t toc_pos = file.size() - kTocSize;
   ByteReader t(file.subspan(toc_pos), toc_pos);
   auto symbols_off = t.u64();
@@ -242,6 +244,7 @@ IndexSeries IndexReader::series(std::uint64_t ref) const {
     c.mint = r.varint();
     c.maxt = static_cast<std::int64_t>(static_cast<std::uint64_t>(c.mint) + r.uvarint());
     c.offset = r.uvarint();
+    if (version_ >= 2) c.ts_offset = r.uvarint();
     s.chunks.push_back(c);
   }
   if (!r.done()) throw FormatError("trailing bytes in series entry", r.offset());

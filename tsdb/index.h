@@ -31,13 +31,16 @@
 namespace strata::tsdb {
 
 inline constexpr std::uint32_t kIndexMagic = 0x58495453;  // "STIX" little-endian
-inline constexpr std::uint8_t kIndexVersion = 1;
+// Version 2 added ChunkMeta::ts_offset; version 1 files are still read.
+inline constexpr std::uint8_t kIndexVersion = 2;
 
 struct ChunkMeta {
   std::int64_t mint = 0;
   std::int64_t maxt = 0;
   Aggr aggr = Aggr::kRaw;
   std::uint64_t offset = 0;  // of the chunk's entry in the chunks file
+  // Of the timestamp column's entry for a kSharedTimestamps chunk, else 0.
+  std::uint64_t ts_offset = 0;
 };
 
 struct IndexSeries {
@@ -70,6 +73,7 @@ class IndexReader : public PostingsReader {
   std::vector<std::uint64_t> read_postings(std::uint64_t offset) const;
 
   std::span<const std::uint8_t> file_;
+  std::uint8_t version_ = kIndexVersion;
   std::vector<std::string_view> symbols_;
   // name -> (value, offset of its postings list), values sorted.
   std::map<std::string_view, std::vector<std::pair<std::string_view, std::uint64_t>>, std::less<>>

@@ -68,7 +68,7 @@ struct SeriesIterator::Stream {
   }
   void open_chunk(const ChunkRef& c) {
     try {
-      ChunkIterator it(c.bytes);
+      ChunkIterator it(c.bytes, c.timestamps);
       if (it.next()) open.push_back(std::move(it));
     } catch (const ChunkFormatError& e) {
       spdlog::error("tsdb query: skipping undecodable chunk [{}, {}]: {}", c.mint, c.maxt,

@@ -6,6 +6,7 @@
 #
 #   bench/tsdb_vs_peers/run.sh [--minutes N] [--keep DIR] [--dataset FILE]
 #                              [--build DIR] [--time-mapping prometheus|jitter|scale]
+#                              [--record-only]
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,6 +15,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 MINUTES=6.5
 KEEP=""
 DATASET_IN=""
+RECORD_ONLY=""
 BUILD=${STRATA_BUILD_DIR:-$ROOT/build-bench}
 TIME_MAPPING=prometheus
 CHUNK_SAMPLES=60      # samples per series chunk (60 x 15 s = 15 min of dataset time)
@@ -39,6 +41,7 @@ while [ $# -gt 0 ]; do
     --build=*) BUILD=${1#*=}; shift ;;
     --time-mapping) TIME_MAPPING=${2:?}; shift 2 ;;
     --time-mapping=*) TIME_MAPPING=${1#*=}; shift ;;
+    --record-only) RECORD_ONLY=1; shift ;;
     -h|--help) usage ;;
     *) echo "run.sh: unknown argument '$1'" >&2; usage ;;
   esac
@@ -166,13 +169,13 @@ CODEC_BENCH=$BUILD/bench/chunk_codec/strata-bench-chunk-codec
 for b in "$PROMETHEUS" "$PROMTOOL" "$VICTORIA" "$NODE_EXPORTER"; do
   [ -x "$b" ] || die "$b not found: run scripts/setup.sh (it installs prometheus, victoria-metrics, prometheus-node-exporter)"
 done
-if [ ! -x "$BROKER_BIN" ] || [ ! -x "$TSDB_BIN" ] || [ ! -x "$LOADER" ]; then
-  log "building strata-broker strata-tsdb strata-bench-tsdb-loader in $BUILD (-j${BUILD_JOBS:-1})"
+if [ -z "$RECORD_ONLY" ] && { [ ! -x "$BROKER_BIN" ] || [ ! -x "$TSDB_BIN" ] || [ ! -x "$LOADER" ] || [ ! -x "$CODEC_BENCH" ]; }; then
+  log "building strata-broker strata-tsdb strata-bench-tsdb-loader strata-bench-chunk-codec in $BUILD (-j${BUILD_JOBS:-1})"
   if [ ! -f "$BUILD/CMakeCache.txt" ]; then
     cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_SANITIZE=OFF >"$LOGS/cmake.log" 2>&1 ||
       die "cmake configure failed; see $LOGS/cmake.log"
   fi
-  cmake --build "$BUILD" -j "${BUILD_JOBS:-1}" --target strata-broker strata-tsdb strata-bench-tsdb-loader \
+  cmake --build "$BUILD" -j "${BUILD_JOBS:-1}" --target strata-broker strata-tsdb strata-bench-tsdb-loader strata-bench-chunk-codec \
     >"$LOGS/build.log" 2>&1 || die "build failed; see $LOGS/build.log"
 fi
 
@@ -244,6 +247,11 @@ for k, v in s.items():
         print(f"ds_{k}={json.dumps(v)}")
 EOF
   log "recorded: $(grep -E '^ds_(ticks|series|samples|dataset_hours)=' "$RESULTS" | tr '\n' ' ')"
+fi
+
+if [ -n "$RECORD_ONLY" ]; then
+  log "--record-only: dataset in $DATASET"
+  exit 0
 fi
 
 STATS=$("$LOADER" --dataset "$DATASET" --target stats) || die "loader could not read $DATASET"

@@ -3,8 +3,12 @@
 //  (a) the input as a chunk: either samples or ChunkFormatError, never a
 //      crash, hang, leak or sanitizer report; what decodes must re-encode and
 //      decode to the same samples;
-//  (b) the input as a recipe for samples (below), encoded with encode_chunk
-//      and with the XorAppender: both must decode bit-exactly.
+//  (b) the input as a recipe for samples (below), encoded with encode_chunk,
+//      with the XorAppender and in the shared-timestamps form: all must
+//      decode bit-exactly;
+//  (c) the input split at its first byte into a values-only chunk and a
+//      timestamp column: the same guarantee as (a).
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -101,9 +105,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (e.offset() > size) std::abort();
   }
 
+  if (size >= 1) {
+    const std::size_t cut = std::min<std::size_t>(data[0], size - 1);
+    std::span<const std::uint8_t> column = in.subspan(1, cut), values = in.subspan(1 + cut);
+    try {
+      std::vector<Sample> got = tsdb::decode_chunk(values, column);
+      if (got.size() != tsdb::chunk_num_samples(values)) std::abort();
+    } catch (const tsdb::ChunkFormatError& e) {
+      if (e.offset() > size) std::abort();
+    }
+  }
+
   std::vector<Sample> s = samples_from(data, size);
   if (s.empty()) return 0;
   if (!same(tsdb::decode_chunk(tsdb::encode_chunk(s)), s)) std::abort();
+  if (!same(tsdb::decode_chunk(tsdb::encode_values_chunk(s), tsdb::encode_timestamps_chunk(s)), s))
+    std::abort();
   tsdb::XorAppender a;
   for (const auto& x : s) a.append(x.timestamp_ms, x.value);
   if (!same(tsdb::decode_chunk(a.bytes()), s)) std::abort();

@@ -26,7 +26,7 @@ std::vector<BlockSeriesInput> sample_series(int n) {
     BlockSeriesInput in{
         Labels{{"__name__", i % 2 ? "odd" : "even"}, {"i", std::to_string(i)}, {"job", "node"}},
         {}};
-    in.chunks.push_back({0, 99 * 15'000, Aggr::kRaw, 100, encode_chunk(s)});
+    in.chunks.push_back({0, 99 * 15'000, Aggr::kRaw, 100, encode_chunk(s), {}, {}});
     out.push_back(std::move(in));
   }
   return out;
@@ -145,4 +145,75 @@ TEST_CASE("block: meta.json round-trips and rejects bad versions", "[tsdb][block
   CHECK(back.num_samples == 12);
   CHECK_THROWS_AS(BlockMeta::parse(R"({"version":9})", "meta.json"), BlockError);
   CHECK_THROWS_AS(BlockMeta::parse("not json", "meta.json"), BlockError);
+}
+
+TEST_CASE("block: chunks with the same timestamps share one column", "[tsdb][block]") {
+  auto dir = testing::temp_dir("blocks");
+  // 20 series scraped together (same jittered timestamps) and one scraped
+  // on its own.
+  std::vector<wire::Sample> together, alone;
+  for (int k = 0; k < 200; ++k) {
+    together.push_back({k * 15'000LL + (k * 7919) % 13, 0});
+    alone.push_back({k * 15'000LL + 5 + (k * 104729) % 11, 0});
+  }
+  auto input = [&](bool shared) {
+    std::vector<BlockSeriesInput> out;
+    for (int i = 0; i <= 20; ++i) {
+      auto s = i < 20 ? together : alone;
+      for (int k = 0; k < 200; ++k) s[k].value = i * 100 + k * (i + 1);
+      BlockSeriesInput in{Labels{{"__name__", "m"}, {"i", std::to_string(i)}}, {}};
+      in.chunks.push_back(shared ? encode_for_block(s, Aggr::kRaw)
+                                 : EncodedChunk{s.front().timestamp_ms,
+                                                s.back().timestamp_ms,
+                                                Aggr::kRaw,
+                                                200,
+                                                encode_chunk(s),
+                                                {},
+                                                {}});
+      out.push_back(std::move(in));
+    }
+    return out;
+  };
+  BlockMeta meta;
+  meta.min_time = 0;
+  meta.max_time = 7'200'000;
+  auto path = write_block(dir, meta, input(true));
+  BlockMeta plain_meta = meta;
+  auto plain_path = write_block(dir, plain_meta, input(false));
+  auto b = Block::open(path);
+  CHECK(b->corrupt_chunks().empty());
+  INFO("chunks file: shared " << b->chunks_file_bytes() << " B, standalone "
+                              << Block::open(plain_path)->chunks_file_bytes() << " B");
+  CHECK(b->chunks_file_bytes() * 2 < Block::open(plain_path)->chunks_file_bytes());
+
+  auto all = b->select({}, kMinTime, kMaxTime);
+  REQUIRE(all.size() == 21);
+  std::size_t with_column = 0;
+  for (const auto& d : all) {
+    const int i = std::stoi(std::string(d.labels.get("i")));
+    REQUIRE(d.chunks.size() == 1);
+    with_column += !d.chunks[0].timestamps.empty();
+    auto got = Series{d.labels, d.chunks, kMinTime, kMaxTime, std::nullopt}.samples();
+    const auto& ts = i < 20 ? together : alone;
+    REQUIRE(got.size() == 200);
+    for (int k = 0; k < 200; ++k) {
+      REQUIRE(got[k].timestamp_ms == ts[k].timestamp_ms);
+      REQUIRE(got[k].value == i * 100 + k * (i + 1));
+    }
+  }
+  CHECK(with_column == 20);  // the lone series keeps its own timestamps
+
+  // A damaged column takes down the chunks that use it, and only those.
+  auto c = b->index().series(b->index().all_postings().front()).chunks.at(0);
+  REQUIRE(c.ts_offset != 0);
+  all.clear();
+  b.reset();
+  flip_byte(path / "chunks", c.ts_offset + 5);
+  b = Block::open(path);
+  CHECK(b->corrupt_chunks().size() == 20);
+  CHECK(b->corrupt_chunks()[0].find("timestamp column") != std::string::npos);
+  auto left = b->select({}, kMinTime, kMaxTime);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].labels.get("i") == "20");
+  fs::remove_all(dir);
 }

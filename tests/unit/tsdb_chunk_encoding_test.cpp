@@ -168,9 +168,10 @@ std::vector<Sample> zip(const std::vector<std::int64_t>& t, const std::vector<do
 }
 
 // Decodes with ChunkIterator and compares bit-exactly.
-void require_decodes_to(std::span<const std::uint8_t> chunk, std::span<const Sample> want) {
+void require_decodes_to(std::span<const std::uint8_t> chunk, std::span<const Sample> want,
+                        std::span<const std::uint8_t> timestamps = {}) {
   REQUIRE(tsdb::chunk_num_samples(chunk) == want.size());
-  ChunkIterator it(chunk);
+  ChunkIterator it(chunk, timestamps);
   std::size_t i = 0;
   while (it.next()) {
     REQUIRE(i < want.size());
@@ -194,6 +195,15 @@ void check_round_trip(std::span<const Sample> s, bool every_appender_step) {
   auto plain = tsdb::encode_chunk_xor(s);
   require_decodes_to(plain, s);
   CHECK(chunk.size() <= plain.size());  // the chooser never loses to kXor
+
+  // The shared-timestamps form: values alone plus a timestamp column.
+  auto values = tsdb::encode_values_chunk(s);
+  auto column = tsdb::encode_timestamps_chunk(s);
+  CHECK(tsdb::chunk_encoding(values) == ChunkEncoding::kSharedTimestamps);
+  require_decodes_to(values, s, column);
+  // Never bigger than the values part of the best standalone chunk: a
+  // standalone chunk costs at least the 4-byte header plus t0 more.
+  CHECK(values.size() <= chunk.size());
 
   XorAppender a;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -359,23 +369,25 @@ TEST_CASE("chunk codec: truncated, extended and bit-flipped chunks never crash",
     for (int val = 0; val < kValKinds; ++val) {
       auto s = zip(make_timestamps(rng, static_cast<Ts>(ts), 40),
                    make_values(rng, static_cast<Val>(val), 40));
-      for (auto chunk : {tsdb::encode_chunk(s), tsdb::encode_chunk_xor(s)}) {
+      const auto column = tsdb::encode_timestamps_chunk(s);
+      for (auto chunk :
+           {tsdb::encode_chunk(s), tsdb::encode_chunk_xor(s), tsdb::encode_values_chunk(s)}) {
         // Every strict prefix is detected as truncated.
         for (std::size_t len = 0; len < chunk.size(); ++len) {
           std::vector<std::uint8_t> cut(chunk.begin(),
                                         chunk.begin() + static_cast<std::ptrdiff_t>(len));
-          REQUIRE_THROWS_AS(tsdb::decode_chunk(cut), ChunkFormatError);
+          REQUIRE_THROWS_AS(tsdb::decode_chunk(cut, column), ChunkFormatError);
         }
         // Trailing garbage is detected.
         auto longer = chunk;
         longer.push_back(static_cast<std::uint8_t>(rng()));
-        REQUIRE_THROWS_AS(tsdb::decode_chunk(longer), ChunkFormatError);
+        REQUIRE_THROWS_AS(tsdb::decode_chunk(longer, column), ChunkFormatError);
         // Any single bit flip: an error or some decoded samples, never UB.
         for (std::size_t bit = 0; bit < chunk.size() * 8; ++bit) {
           auto bad = chunk;
           bad[bit / 8] ^= static_cast<std::uint8_t>(0x80 >> (bit % 8));
           try {
-            auto out = tsdb::decode_chunk(bad);
+            auto out = tsdb::decode_chunk(bad, column);
             REQUIRE(out.size() == tsdb::chunk_num_samples(bad));
             for (std::size_t i = 1; i < out.size(); ++i) {
               REQUIRE(out[i].timestamp_ms > out[i - 1].timestamp_ms);
@@ -408,7 +420,7 @@ TEST_CASE("chunk codec: header validation", "[tsdb][chunk]") {
     CHECK(e.offset() == 0);
     CHECK(std::string(e.what()).find("version") != std::string::npos);
   }
-  for (std::uint8_t enc : {0, 5, 255}) {
+  for (std::uint8_t enc : {0, 6, 255}) {
     auto bad = chunk;
     bad[1] = enc;
     try {
@@ -470,4 +482,32 @@ TEST_CASE("chunk codec: non-increasing timestamps are rejected on both sides", "
   } catch (const ChunkFormatError& e) {
     CHECK(std::string(e.what()).find("increasing") != std::string::npos);
   }
+}
+
+TEST_CASE("chunk codec: shared timestamps are checked against their column", "[tsdb][chunk]") {
+  std::vector<Sample> s, other;
+  for (int i = 0; i < 100; ++i) {
+    s.push_back({1'700'000'000'000 + i * 15'000 + (i % 3) * 4, i * 0.5});
+    other.push_back({1'700'000'000'000 + i * 15'000, 1.0});
+  }
+  auto values = tsdb::encode_values_chunk(s);
+  auto column = tsdb::encode_timestamps_chunk(s);
+  // Without its column, with a column of another length, with a column that
+  // is itself a values-only chunk: rejected, never guessed.
+  CHECK_THROWS_WITH(tsdb::decode_chunk(values), Catch::Contains("needs its timestamp column"));
+  auto shorter = tsdb::encode_timestamps_chunk(std::span<const Sample>(s).first(99));
+  CHECK_THROWS_WITH(tsdb::decode_chunk(values, shorter), Catch::Contains("differs from its"));
+  CHECK_THROWS_AS(tsdb::decode_chunk(values, tsdb::encode_values_chunk(s)), ChunkFormatError);
+  // Any column of the right length gives its timestamps to the values.
+  auto with_other = tsdb::decode_chunk(values, tsdb::encode_timestamps_chunk(other));
+  REQUIRE(with_other.size() == 100);
+  CHECK(with_other[7].timestamp_ms == other[7].timestamp_ms);
+  CHECK(with_other[7].value == 3.5);
+  // Standalone chunks ignore a column.
+  require_decodes_to(tsdb::encode_chunk(s), s, tsdb::encode_timestamps_chunk(other));
+  // Jittered timestamps are most of a chunk: the values alone are far smaller.
+  auto standalone = tsdb::encode_chunk(s);
+  INFO("standalone " << standalone.size() << " B, values " << values.size() << " B, column "
+                     << column.size() << " B");
+  CHECK(values.size() * 2 < standalone.size());
 }
