@@ -1,7 +1,8 @@
 // Chunk codec benchmark (tsdb/chunk_encoding.h): append / encode / decode
 // speed and bytes per sample on three typical series, each cut into
 // 120-sample chunks as Prometheus does, next to plain Gorilla (kXor only,
-// what Prometheus stores) so the compression gain is visible:
+// what Prometheus stores) so the compression gain is visible, and in the
+// shared-timestamps form blocks use for series scraped together:
 //   ./strata-bench-chunk-codec --benchmark_counter_tables=true
 // Counters: items_per_second = samples/s; bytes_per_sample = stored size.
 #include <benchmark/benchmark.h>
@@ -78,14 +79,32 @@ void BM_XorAppend(benchmark::State& state) {
   set_counters(state, bytes);
 }
 
-template <bool kPlain>
+// What a block stores: plain Gorilla (what Prometheus stores), the best
+// standalone chunk, or values only over a shared timestamp column (the
+// column's bytes are not counted: a block stores it once for every series
+// scraped together).
+enum Mode { kPlainGorilla, kBest, kShared };
+
+std::vector<std::uint8_t> encode(Mode m, const std::vector<Sample>& ch) {
+  switch (m) {
+    case kPlainGorilla:
+      return tsdb::encode_chunk_xor(ch);
+    case kBest:
+      return tsdb::encode_chunk(ch);
+    case kShared:
+      return tsdb::encode_values_chunk(ch);
+  }
+  return {};
+}
+
+template <Mode kMode>
 void BM_Encode(benchmark::State& state) {
   const auto& chunks = data(static_cast<Dataset>(state.range(0)));
   std::size_t bytes = 0;
   for (auto _ : state) {
     bytes = 0;
     for (const auto& ch : chunks) {
-      auto c = kPlain ? tsdb::encode_chunk_xor(ch) : tsdb::encode_chunk(ch);
+      auto c = encode(kMode, ch);
       bytes += c.size();
       benchmark::DoNotOptimize(c.data());
     }
@@ -93,19 +112,21 @@ void BM_Encode(benchmark::State& state) {
   set_counters(state, bytes);
 }
 
-template <bool kPlain>
+template <Mode kMode>
 void BM_Decode(benchmark::State& state) {
-  std::vector<std::vector<std::uint8_t>> encoded;
+  std::vector<std::vector<std::uint8_t>> encoded, columns;
   std::size_t bytes = 0;
   for (const auto& ch : data(static_cast<Dataset>(state.range(0)))) {
-    encoded.push_back(kPlain ? tsdb::encode_chunk_xor(ch) : tsdb::encode_chunk(ch));
+    encoded.push_back(encode(kMode, ch));
+    columns.push_back(kMode == kShared ? tsdb::encode_timestamps_chunk(ch)
+                                       : std::vector<std::uint8_t>{});
     bytes += encoded.back().size();
   }
   for (auto _ : state) {
     std::int64_t tsum = 0;
     double vsum = 0;
-    for (const auto& c : encoded) {
-      tsdb::ChunkIterator it(c);
+    for (std::size_t i = 0; i < encoded.size(); ++i) {
+      tsdb::ChunkIterator it(encoded[i], columns[i]);
       while (it.next()) {
         tsum += it.t();
         vsum += it.v();
@@ -123,10 +144,12 @@ void datasets(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_XorAppend)->Apply(datasets);
-BENCHMARK_TEMPLATE(BM_Encode, true)->Name("BM_EncodePlainGorilla")->Apply(datasets);
-BENCHMARK_TEMPLATE(BM_Encode, false)->Name("BM_EncodeChunk")->Apply(datasets);
-BENCHMARK_TEMPLATE(BM_Decode, true)->Name("BM_DecodePlainGorilla")->Apply(datasets);
-BENCHMARK_TEMPLATE(BM_Decode, false)->Name("BM_DecodeChunk")->Apply(datasets);
+BENCHMARK_TEMPLATE(BM_Encode, kPlainGorilla)->Name("BM_EncodePlainGorilla")->Apply(datasets);
+BENCHMARK_TEMPLATE(BM_Encode, kBest)->Name("BM_EncodeChunk")->Apply(datasets);
+BENCHMARK_TEMPLATE(BM_Encode, kShared)->Name("BM_EncodeValuesChunk")->Apply(datasets);
+BENCHMARK_TEMPLATE(BM_Decode, kPlainGorilla)->Name("BM_DecodePlainGorilla")->Apply(datasets);
+BENCHMARK_TEMPLATE(BM_Decode, kBest)->Name("BM_DecodeChunk")->Apply(datasets);
+BENCHMARK_TEMPLATE(BM_Decode, kShared)->Name("BM_DecodeSharedTimestamps")->Apply(datasets);
 
 }  // namespace
 
