@@ -18,7 +18,7 @@ constexpr char kSep = '\xff';
 template <typename Items>  // const or mutable vector<Label>
 auto find_name(Items& items, std::string_view name) {
   return std::lower_bound(items.begin(), items.end(), name,
-                          [](const Label& l, std::string_view n) { return l.first < n; });
+                          [](const Label& l, std::string_view n) { return std::string_view(l.first) < n; });
 }
 
 void append_escaped(std::string& out, std::string_view s) {

@@ -164,7 +164,10 @@ enum class Kind { kRoot, kSeries, kStream };
 
 Fields collect_fields(simdjson::dom::object o, std::string_view path, Kind kind, bool metrics) {
   Fields f;
-  for (auto [key, value] : o) {
+  for (auto field : o) {
+    // Named copies: clang 14 cannot capture structured bindings in lambdas.
+    std::string_view key = field.key;
+    simdjson::dom::element value = field.value;
     auto take = [&](element& slot, bool& seen) {
       if (seen) fail(field_path(path, key), "duplicate field");
       slot = value;
