@@ -122,6 +122,7 @@ class DB {
   void maintain(bool flush_head = false);
 
   const OpenReport& open_report() const { return open_report_; }
+  const DBOptions& options() const { return options_; }
   std::vector<std::shared_ptr<Block>> blocks() const;
   const Head& head() const { return head_; }
   std::size_t series_count() const { return head_.series_count(); }

@@ -3,13 +3,20 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/wire_format.h"
+#include "tsdb/promql/parser.h"
+#include "tsdb/promql/printer.h"
 #include "tsdb/promql/selector.h"
 
 namespace strata::tsdb {
@@ -142,6 +149,17 @@ http::Response string_list(std::vector<std::string> items, std::size_t limit) {
   return success(data, truncated);
 }
 
+// RFC 3339 in UTC with milliseconds, as Go prints a time.Time in JSON.
+std::string format_rfc3339(std::int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
+}
+
 std::int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -271,6 +289,7 @@ QueryApi::QueryApi(const DB& store, QueryApiOptions options, metrics::Registry& 
       bad_requests_(registry.counter("strata_tsdb_api_bad_requests_total",
                                      "Query API requests rejected with 400 bad_data.")) {
   if (!options_.now_ms) options_.now_ms = system_now_ms;
+  start_ms_ = options_.now_ms();
 }
 
 void QueryApi::register_routes(http::HttpServer& server) {
@@ -283,6 +302,20 @@ void QueryApi::register_routes(http::HttpServer& server) {
   }
   server.add_prefix_route("GET", "/api/v1/label/",
                           [this](const http::Request& r) { return label_values(r); });
+  for (const char* method : {"GET", "POST"}) {
+    server.add_route(method, "/api/v1/format_query",
+                     [this](const http::Request& r) { return format_query(r); });
+    server.add_route(method, "/api/v1/query_exemplars",
+                     [](const http::Request&) { return success("[]", false); });
+  }
+  server.add_route("GET", "/api/v1/status/buildinfo",
+                   [this](const http::Request& r) { return buildinfo(r); });
+  server.add_route("GET", "/api/v1/status/runtimeinfo",
+                   [this](const http::Request& r) { return runtimeinfo(r); });
+  server.add_route("GET", "/api/v1/status/tsdb",
+                   [this](const http::Request& r) { return tsdb_status(r); });
+  server.add_route("GET", "/api/v1/metadata",
+                   [](const http::Request&) { return success("{}", false); });
 }
 
 namespace {
@@ -422,6 +455,102 @@ http::Response QueryApi::series(const http::Request& req) const {
     }
     data += ']';
     return success(data, truncated);
+  });
+}
+
+http::Response QueryApi::format_query(const http::Request& req) const {
+  return guarded(queries_, bad_requests_, [&] {
+    std::string q = param_or_empty(req, "query");
+    std::string formatted;
+    try {
+      formatted = promql::to_string(*promql::parse_expr(q));
+    } catch (const promql::ParseError& e) {
+      throw BadData("invalid parameter \"query\": " + std::string(e.what()));
+    }
+    std::string data;
+    append_string(data, formatted);
+    return success(data, false);
+  });
+}
+
+http::Response QueryApi::buildinfo(const http::Request&) const {
+  // Grafana reads `version` to pick the Prometheus features it may use; we
+  // implement Prometheus 3's query semantics, so that is what we claim.
+  return success(R"({"version":"3.0.0","revision":"","branch":"","buildUser":"strata",)"
+                 R"("buildDate":"","goVersion":"none","application":"strata-tsdb"})",
+                 false);
+}
+
+http::Response QueryApi::runtimeinfo(const http::Request&) const {
+  std::string data = R"({"startTime":")";
+  data += format_rfc3339(start_ms_);
+  data += R"(","CWD":")";
+  std::error_code ec;
+  logging::append_json_escaped(data, std::filesystem::current_path(ec).string());
+  data += R"(","reloadConfigSuccess":true,"lastConfigTime":")";
+  data += format_rfc3339(start_ms_);
+  data += R"(","corruptionCount":)";
+  data += std::to_string(store_.open_report().corruptions.size());
+  data += R"(,"goroutineCount":0,"GOMAXPROCS":)";
+  data += std::to_string(std::thread::hardware_concurrency());
+  data += R"(,"GOMEMLIMIT":0,"GOGC":"","GODEBUG":"","storageRetention":")";
+  data += promql::format_duration(std::chrono::milliseconds(store_.options().retention_raw_ms));
+  data += "\"}";
+  return success(data, false);
+}
+
+http::Response QueryApi::tsdb_status(const http::Request& req) const {
+  return guarded(queries_, bad_requests_, [&] {
+    std::size_t limit = limit_param(req);
+    if (limit == 0) limit = 10;  // Prometheus's default
+    // Cardinality over every series the store holds (head and blocks).
+    std::map<std::string, std::uint64_t> by_metric, pair_count, label_bytes;
+    std::map<std::string, std::set<std::string>> values_by_label;
+    const auto all = store_.series_labels({});
+    for (const auto& l : all) {
+      ++by_metric[std::string(l.get("__name__"))];
+      for (const auto& [n, v] : l.items()) {
+        ++pair_count[n + "=" + v];
+        if (values_by_label[n].insert(v).second) label_bytes[n] += v.size();
+      }
+    }
+    auto top = [&](const auto& counts, auto value_of) {
+      std::vector<std::pair<std::string, std::uint64_t>> v;
+      for (const auto& [k, x] : counts) v.emplace_back(k, value_of(x));
+      std::stable_sort(v.begin(), v.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
+      if (v.size() > limit) v.resize(limit);
+      std::string out = "[";
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i) out += ',';
+        out += R"({"name":)";
+        append_string(out, v[i].first);
+        out += R"(,"value":)";
+        out += std::to_string(v[i].second);
+        out += '}';
+      }
+      return out + "]";
+    };
+    auto identity = [](std::uint64_t x) { return x; };
+    const Head& head = store_.head();
+    std::string data = R"({"headStats":{"numSeries":)";
+    data += std::to_string(head.series_count());
+    data += R"(,"numLabelPairs":)";
+    data += std::to_string(pair_count.size());
+    data += R"(,"chunkCount":0,"minTime":)";
+    data += std::to_string(head.series_count() ? head.min_time() : 0);
+    data += R"(,"maxTime":)";
+    data += std::to_string(head.series_count() ? head.max_time() : 0);
+    data += R"(},"seriesCountByMetricName":)";
+    data += top(by_metric, identity);
+    data += R"(,"labelValueCountByLabelName":)";
+    data += top(values_by_label, [](const std::set<std::string>& s) { return s.size(); });
+    data += R"(,"memoryInBytesByLabelName":)";
+    data += top(label_bytes, identity);
+    data += R"(,"seriesCountByLabelValuePair":)";
+    data += top(pair_count, identity);
+    data += '}';
+    return success(data, false);
   });
 }
 

@@ -6,6 +6,12 @@
 //   GET|POST /api/v1/labels              match[]=, start=, end=, limit=
 //   GET      /api/v1/label/<name>/values match[]=, start=, end=, limit=
 //   GET|POST /api/v1/series              match[]= (required), start=, end=, limit=
+//   GET|POST /api/v1/format_query        query=: the expression in canonical form
+//   GET      /api/v1/status/buildinfo    version (Prometheus-compatible) and Strata's
+//   GET      /api/v1/status/runtimeinfo  start time, storage retention, corruptions
+//   GET      /api/v1/status/tsdb         cardinality: head stats, top metrics, labels
+//   GET      /api/v1/metadata            {} (metric metadata is not stored)
+//   GET|POST /api/v1/query_exemplars     [] (exemplars are not stored)
 //
 // Responses use Prometheus's JSON envelope byte for byte: sample values are
 // strings formatted like Go's strconv.FormatFloat(v, 'f', -1, 64) ("0.5",
@@ -47,10 +53,15 @@ class QueryApi {
   http::Response labels(const http::Request& req) const;
   http::Response label_values(const http::Request& req) const;
   http::Response series(const http::Request& req) const;
+  http::Response format_query(const http::Request& req) const;
+  http::Response buildinfo(const http::Request& req) const;
+  http::Response runtimeinfo(const http::Request& req) const;
+  http::Response tsdb_status(const http::Request& req) const;
 
  private:
   const DB& store_;
   QueryApiOptions options_;
+  std::int64_t start_ms_;
   metrics::Counter& queries_;
   metrics::Counter& bad_requests_;
 };

@@ -255,3 +255,42 @@ TEST_CASE("query api: requests are counted", "[tsdb][api]") {
   CHECK(text.find("strata_tsdb_api_requests_total 2\n") != std::string::npos);
   CHECK(text.find("strata_tsdb_api_bad_requests_total 1\n") != std::string::npos);
 }
+
+TEST_CASE("query api: format_query prints the canonical form, rejects bad PromQL", "[tsdb][api]") {
+  Fixture f;
+  auto r = f.api.format_query(
+      request("/api/v1/format_query", {{"query", "sum  by(job)(rate(up{job=~'a.*'}[5m]))"}}));
+  CHECK(r.status == 200);
+  CHECK(r.body ==
+        R"x({"status":"success","data":"sum by (job) (rate(up{job=~\"a.*\"}[5m]))"})x");
+  auto bad = f.api.format_query(request("/api/v1/format_query", {{"query", "rate(up)"}}));
+CHECK(bad.status == 400);
+CHECK(bad.body.find(R"("errorType":"bad_data")") != std::string::npos);
+CHECK(bad.body.find("expected type range vector") != std::string::npos);
+}
+
+TEST_CASE("query api: buildinfo, runtimeinfo and tsdb status", "[tsdb][api]") {
+  Fixture f;
+  auto b = f.api.buildinfo(request("/api/v1/status/buildinfo"));
+  CHECK(b.status == 200);
+  CHECK(b.body.find(R"("version":"3.0.0")") != std::string::npos);
+
+  auto rt = f.api.runtimeinfo(request("/api/v1/status/runtimeinfo"));
+  CHECK(rt.status == 200);
+  CHECK(rt.body.find(R"("startTime":"2023-11-14T22:13:20.123Z")") != std::string::npos);
+  CHECK(rt.body.find(R"("corruptionCount":0)") != std::string::npos);
+  CHECK(rt.body.find(R"("storageRetention":"15d")") != std::string::npos);
+
+  auto st = f.api.tsdb_status(request("/api/v1/status/tsdb"));
+  CHECK(st.status == 200);
+  CHECK(st.body.find(R"("numSeries":3)") != std::string::npos);
+  CHECK(st.body.find(R"("seriesCountByMetricName":[{"name":"up","value":2},)"
+                     R"({"name":"temp","value":1}])") != std::string::npos);
+  CHECK(st.body.find(R"({"name":"__name__","value":2})") != std::string::npos);
+  CHECK(st.body.find(R"({"name":"__name__=up","value":2})") != std::string::npos);
+  auto one = f.api.tsdb_status(request("/api/v1/status/tsdb", {{"limit", "1"}}));
+  CHECK(one.body.find(R"("seriesCountByMetricName":[{"name":"up","value":2}])") !=
+        std::string::npos);
+  auto bad = f.api.tsdb_status(request("/api/v1/status/tsdb", {{"limit", "x"}}));
+  CHECK(bad.status == 400);
+}
