@@ -284,6 +284,13 @@ std::int64_t parse_timestamp(std::string_view text) {
 QueryApi::QueryApi(const DB& store, QueryApiOptions options, metrics::Registry& registry)
     : store_(store),
       options_(std::move(options)),
+      queryable_(store),
+      engine_(queryable_,
+              [this] {
+                auto e = options_.engine;
+                e.lookback_delta = options_.lookback_delta;
+                return e;
+              }()),
       queries_(registry.counter("strata_tsdb_api_requests_total",
                                 "Query API requests (query, labels, label values, series).")),
       bad_requests_(registry.counter("strata_tsdb_api_bad_requests_total",
@@ -295,6 +302,8 @@ QueryApi::QueryApi(const DB& store, QueryApiOptions options, metrics::Registry& 
 void QueryApi::register_routes(http::HttpServer& server) {
   for (const char* method : {"GET", "POST"}) {
     server.add_route(method, "/api/v1/query", [this](const http::Request& r) { return query(r); });
+    server.add_route(method, "/api/v1/query_range",
+                     [this](const http::Request& r) { return query_range(r); });
     server.add_route(method, "/api/v1/labels",
                      [this](const http::Request& r) { return labels(r); });
     server.add_route(method, "/api/v1/series",
@@ -333,73 +342,186 @@ http::Response guarded(metrics::Counter& queries, metrics::Counter& bad, F&& bod
 
 }  // namespace
 
+namespace {
+
+// Prometheus's limit on points per series of a range query.
+constexpr std::int64_t kMaxPointsPerSeries = 11'000;
+
+// A duration parameter: float seconds ("15", "0.5") or a PromQL duration ("15s", "1m30s").
+std::int64_t duration_param_ms(const http::Request& req, std::string_view name) {
+  std::string v = param_or_empty(req, name);
+  double secs = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
+  if (!v.empty() && ec == std::errc() && p == v.data() + v.size()) {
+    if (!std::isfinite(secs) || std::fabs(secs) > 9e15)
+      throw BadData("invalid parameter \"" + std::string(name) + "\": cannot parse \"" + v +
+                    "\" to a valid duration. It overflows int64");
+    return static_cast<std::int64_t>(std::llround(secs * 1000));
+  }
+  try {
+    return promql::parse_duration(v).count();
+  } catch (const std::exception&) {
+    throw BadData("invalid parameter \"" + std::string(name) + "\": cannot parse \"" + v +
+                  "\" to a valid duration");
+  }
+}
+
+promql::QueryOptions query_options(const http::Request& req) {
+  promql::QueryOptions o;
+  auto r = req.param("max_source_resolution");
+  if (!r || r->empty() || *r == "auto") return o;
+  if (*r == "raw" || *r == "0s" || *r == "0") {
+    o.max_source_resolution = 0;
+  } else if (*r == "5m") {
+    o.max_source_resolution = kRes5m;
+  } else if (*r == "1h") {
+    o.max_source_resolution = kRes1h;
+  } else {
+    throw BadData("invalid parameter \"max_source_resolution\": \"" + *r +
+                  "\" is not one of auto, raw, 0s, 5m, 1h");
+  }
+  return o;
+}
+
+void append_point(std::string& out, std::int64_t t, double v) {
+  out += '[';
+  out += format_timestamp(t);
+  out += ",\"";
+  out += format_sample_value(v);
+  out += "\"]";
+}
+
+// Prometheus's "data" object for a query result.
+std::string result_json(const promql::Value& value) {
+  std::string out = R"({"resultType":)";
+  if (const auto* s = std::get_if<promql::Scalar>(&value)) {
+    out += R"("scalar","result":)";
+    append_point(out, s->t, s->v);
+  } else if (const auto* str = std::get_if<promql::String>(&value)) {
+    out += R"("string","result":[)";
+    out += format_timestamp(str->t);
+    out += ',';
+    append_string(out, str->v);
+    out += ']';
+  } else if (const auto* vec = std::get_if<promql::Vector>(&value)) {
+    out += R"("vector","result":[)";
+    for (std::size_t i = 0; i < vec->size(); ++i) {
+      if (i) out += ',';
+      out += R"({"metric":)";
+      append_labels(out, (*vec)[i].labels);
+      out += R"(,"value":)";
+      append_point(out, (*vec)[i].t, (*vec)[i].v);
+      out += '}';
+    }
+    out += ']';
+  } else {
+    const auto& m = std::get<promql::Matrix>(value);
+    out += R"("matrix","result":[)";
+    for (std::size_t i = 0; i < m.size(); ++i) {
+      if (i) out += ',';
+      out += R"({"metric":)";
+      append_labels(out, m[i].labels);
+      out += R"(,"values":[)";
+      for (std::size_t k = 0; k < m[i].points.size(); ++k) {
+        if (k) out += ',';
+        append_point(out, m[i].points[k].t, m[i].points[k].v);
+      }
+      out += "]}";
+    }
+    out += ']';
+  }
+  return out + '}';
+}
+
+http::Response query_response(const promql::QueryResult& r) {
+  std::string out = R"({"status":"success","data":)";
+  out += result_json(r.value);
+  if (!r.warnings.empty()) {
+    out += R"(,"warnings":[)";
+    for (std::size_t i = 0; i < r.warnings.size(); ++i) {
+      if (i) out += ',';
+      append_string(out, r.warnings[i]);
+    }
+    out += ']';
+  }
+  out += '}';
+  return http::Response::json(200, std::move(out));
+}
+
+int status_for(promql::ErrorType t) {
+  switch (t) {
+    case promql::ErrorType::kBadData:
+      return 400;
+    case promql::ErrorType::kExecution:
+      return 422;
+    case promql::ErrorType::kCanceled:
+      return 499;
+    case promql::ErrorType::kTimeout:
+      return 503;
+  }
+  return 500;
+}
+
+// Runs `eval`, answering engine errors as Prometheus does.
+template <typename F>
+http::Response evaluate(F&& eval) {
+  try {
+    return query_response(eval());
+  } catch (const promql::ParseError& e) {
+    throw BadData("invalid parameter \"query\": " + std::string(e.what()));
+  } catch (const promql::QueryError& e) {
+    if (e.type() == promql::ErrorType::kBadData)
+      throw BadData("invalid parameter \"query\": " + std::string(e.what()));
+    return http::Response::json(status_for(e.type()), error_json(e.error_type(), e.what()));
+  }
+}
+
+// The request's timeout= can only shorten the engine's.
+void apply_timeout(const http::Request& req, promql::QueryOptions& opts) {
+  if (auto t = req.param("timeout"); t && !t->empty()) {
+    auto ms = duration_param_ms(req, "timeout");
+    if (ms <= 0) throw BadData("invalid parameter \"timeout\": must be positive");
+    opts.timeout = std::chrono::milliseconds(ms);
+  }
+}
+
+}  // namespace
+
 http::Response QueryApi::query(const http::Request& req) const {
   return guarded(queries_, bad_requests_, [&] {
     std::string q = param_or_empty(req, "query");
-    // A range selector `sel[5m]` returns the raw samples of the window as a
-    // matrix, as Prometheus does for an instant query of a range vector.
-    std::optional<std::int64_t> range_ms;
-    if (auto open = q.rfind('['); open != std::string::npos && !q.empty() && q.back() == ']') {
-      auto dur = q.substr(open + 1, q.size() - open - 2);
-      try {
-        range_ms = config::parse_duration(dur, "range").count();
-      } catch (const std::exception&) {
-        throw BadData("invalid parameter \"query\": bad range duration \"" + dur + "\"");
-      }
-      if (*range_ms <= 0) throw BadData("invalid parameter \"query\": range must be positive");
-      q.resize(open);
-    }
-    promql::VectorSelector sel;
-    try {
-      sel = promql::parse_vector_selector(q);
-    } catch (const promql::ParseError& e) {
-      throw BadData("invalid parameter \"query\": " + std::string(e.what()));
-    }
     const std::int64_t t = time_param(req, "time", options_.now_ms());
-    const std::string ts = format_timestamp(t);
-    if (range_ms) {
-      std::string data = R"({"resultType":"matrix","result":[)";
-      bool first = true;
-      // Left-open window (t - range, t].
-      for (const auto& s : store_.select(sel.matchers, t - *range_ms + 1, t)) {
-        auto it = s.iterator();
-        std::string values;
-        while (it.next()) {
-          if (wire::is_stale_nan(it.v())) continue;  // never shown, as in Prometheus
-          values += values.empty() ? "[" : ",[";
-          values += format_timestamp(it.t());
-          values += ",\"";
-          values += format_sample_value(it.v());
-          values += "\"]";
-        }
-        if (values.empty()) continue;
-        if (!first) data += ',';
-        first = false;
-        data += R"({"metric":)";
-        append_labels(data, s.labels);
-        data += R"(,"values":[)";
-        data += values;
-        data += "]}";
-      }
-      data += "]}";
-      return success(data, false);
-    }
-    std::string data = R"({"resultType":"vector","result":[)";
-    bool first = true;
-    for (const auto& s : store_.instant(sel.matchers, t, options_.lookback_delta)) {
-      if (!first) data += ',';
-      first = false;
-      data += R"({"metric":)";
-      append_labels(data, s.labels);
-      // An instant vector's samples carry the evaluation time, not their own.
-      data += R"(,"value":[)";
-      data += ts;
-      data += ",\"";
-      data += format_sample_value(s.value);
-      data += "\"]}";
-    }
-    data += "]}";
-    return success(data, false);
+    auto opts = query_options(req);
+    apply_timeout(req, opts);
+    return evaluate([&] { return engine_.instant_query(q, t, opts); });
+  });
+}
+
+http::Response QueryApi::query_range(const http::Request& req) const {
+  return guarded(queries_, bad_requests_, [&] {
+    std::string q = param_or_empty(req, "query");
+    if (param_or_empty(req, "start").empty())
+      throw BadData("invalid parameter \"start\": cannot parse \"\" to a valid timestamp");
+    if (param_or_empty(req, "end").empty())
+      throw BadData("invalid parameter \"end\": cannot parse \"\" to a valid timestamp");
+    const std::int64_t start = time_param(req, "start", 0);
+    const std::int64_t end = time_param(req, "end", 0);
+    if (end < start)
+      throw BadData("invalid parameter \"end\": end timestamp must not be before start time");
+    if (param_or_empty(req, "step").empty())
+      throw BadData("invalid parameter \"step\": cannot parse \"\" to a valid duration");
+    const std::int64_t step = duration_param_ms(req, "step");
+    if (step <= 0)
+      throw BadData(
+          "invalid parameter \"step\": zero or negative query resolution step widths are not "
+          "accepted. Try a positive integer");
+    if ((end - start) / step >= kMaxPointsPerSeries)
+      throw BadData(
+          "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
+          "query resolution (?step=XX)");
+    auto opts = query_options(req);
+    apply_timeout(req, opts);
+    return evaluate([&] { return engine_.range_query(q, start, end, step, opts); });
   });
 }
 

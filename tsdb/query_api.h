@@ -2,7 +2,9 @@
 // that Grafana's built-in Prometheus data source and the alerting service
 // can talk to it unchanged.
 //
-//   GET|POST /api/v1/query               query=<selector>, time=<unix s | RFC3339>
+//   GET|POST /api/v1/query               query=<PromQL>, time=<unix s | RFC3339>, timeout=
+//   GET|POST /api/v1/query_range         query=, start=, end=, step=<duration | s>, timeout=
+//            (both: max_source_resolution=raw|0s|5m|1h|auto forces a resolution)
 //   GET|POST /api/v1/labels              match[]=, start=, end=, limit=
 //   GET      /api/v1/label/<name>/values match[]=, start=, end=, limit=
 //   GET|POST /api/v1/series              match[]= (required), start=, end=, limit=
@@ -18,11 +20,13 @@
 // "NaN", "+Inf", "-Inf"), timestamps are float seconds. A bad parameter is
 // 400 {"status":"error","errorType":"bad_data","error":"..."}. A listing cut
 // by `limit` carries the warning "results truncated due to limit", as
-// Prometheus does. The query endpoint evaluates vector selectors (a vector)
-// and range selectors such as `up[5m]` (the raw samples in (t-5m, t], a
-// matrix); any other PromQL is a bad_data error saying so.
+// Prometheus does. Queries are evaluated by the PromQL engine
+// (promql/engine.h); its errors map to Prometheus's status codes: bad_data
+// 400, execution 422, canceled 499, timeout 503. A range query is refused
+// (bad_data) when it would produce more than 11,000 points per series.
 //
-// Thread-safety: handlers only read the store and may run concurrently.
+// Thread-safety: handlers only read the store and may run concurrently; the
+// engine bounds how many queries evaluate at once.
 #pragma once
 
 #include <chrono>
@@ -34,6 +38,7 @@
 #include "common/http_server.h"
 #include "common/metrics_registry.h"
 #include "tsdb/db.h"
+#include "tsdb/promql/engine.h"
 
 namespace strata::tsdb {
 
@@ -41,6 +46,8 @@ struct QueryApiOptions {
   std::chrono::milliseconds lookback_delta{std::chrono::minutes(5)};
   // Evaluation time when a query gives none; the system clock by default.
   std::function<std::int64_t()> now_ms;
+  // Limits of the PromQL engine (its lookback_delta is taken from above).
+  promql::EngineOptions engine;
 };
 
 class QueryApi {
@@ -50,6 +57,7 @@ class QueryApi {
   void register_routes(http::HttpServer& server);
 
   http::Response query(const http::Request& req) const;
+  http::Response query_range(const http::Request& req) const;
   http::Response labels(const http::Request& req) const;
   http::Response label_values(const http::Request& req) const;
   http::Response series(const http::Request& req) const;
@@ -61,6 +69,8 @@ class QueryApi {
  private:
   const DB& store_;
   QueryApiOptions options_;
+  promql::DbQueryable queryable_;
+  mutable promql::Engine engine_;
   std::int64_t start_ms_;
   metrics::Counter& queries_;
   metrics::Counter& bad_requests_;

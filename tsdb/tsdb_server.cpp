@@ -12,6 +12,14 @@ void add_options(config::Schema& s) {
         "topic's partitions.");
   s.add("tsdb.lookback_delta", Type::kDuration, "5m",
         "How far back an instant query looks for a series' latest sample.");
+  s.add("tsdb.query.max_samples", Type::kInt, "50000000",
+        "Most samples one PromQL query may load and produce; beyond it the query fails "
+        "with an execution error.");
+  s.add("tsdb.query.timeout", Type::kDuration, "2m",
+        "Longest a PromQL query may run (waiting for a slot included); a request's "
+        "timeout= parameter can only lower it.");
+  s.add("tsdb.query.max_concurrency", Type::kInt, "20",
+        "PromQL queries evaluated at once; later ones wait for a slot.");
   s.add("tsdb.ingest.max_poll_messages", Type::kInt, "1000",
         "Most Kafka messages applied (then committed) as one batch.");
   s.add("tsdb.ingest.poll_timeout", Type::kDuration, "250ms",
@@ -93,6 +101,17 @@ QueryApiOptions query_options(const config::Config& cfg) {
   o.lookback_delta = cfg.duration("tsdb.lookback_delta");
   if (o.lookback_delta.count() <= 0)
     throw config::ConfigError("config key 'tsdb.lookback_delta': must be > 0");
+  auto max_samples = cfg.integer("tsdb.query.max_samples");
+  if (max_samples <= 0)
+    throw config::ConfigError("config key 'tsdb.query.max_samples': must be > 0");
+  o.engine.max_samples = static_cast<std::size_t>(max_samples);
+  o.engine.timeout = cfg.duration("tsdb.query.timeout");
+  if (o.engine.timeout.count() <= 0)
+    throw config::ConfigError("config key 'tsdb.query.timeout': must be > 0");
+  auto conc = cfg.integer("tsdb.query.max_concurrency");
+  if (conc <= 0 || conc > 10000)
+    throw config::ConfigError("config key 'tsdb.query.max_concurrency': must be 1..10000");
+  o.engine.max_concurrent_queries = static_cast<int>(conc);
   return o;
 }
 

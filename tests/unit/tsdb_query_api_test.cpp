@@ -32,7 +32,7 @@ struct Fixture {
   testdb::TempDb tmp;
   DB& store = *tmp.db;
   metrics::Registry registry;
-  QueryApi api{store, QueryApiOptions{std::chrono::minutes(5), [] { return kNow; }}, registry};
+  QueryApi api{store, QueryApiOptions{std::chrono::minutes(5), [] { return kNow; }, {}}, registry};
 
   Fixture() {
     store.append(Labels{{"__name__", "up"}, {"job", "api"}, {"instance", "a:1"}},
@@ -134,7 +134,8 @@ TEST_CASE("query api: non-finite values are strings", "[tsdb][api]") {
   testdb::TempDb tmp;
   DB& store = *tmp.db;
   metrics::Registry reg;
-  QueryApi api(store, QueryApiOptions{std::chrono::minutes(5), [] { return std::int64_t{10'000}; }},
+  QueryApi api(store,
+               QueryApiOptions{std::chrono::minutes(5), [] { return std::int64_t{10'000}; }, {}},
                reg);
   store.append(Labels{{"__name__", "m"}, {"k", "nan"}},
                std::vector<wire::Sample>{{5000, std::nan("")}});
@@ -261,12 +262,11 @@ TEST_CASE("query api: format_query prints the canonical form, rejects bad PromQL
   auto r = f.api.format_query(
       request("/api/v1/format_query", {{"query", "sum  by(job)(rate(up{job=~'a.*'}[5m]))"}}));
   CHECK(r.status == 200);
-  CHECK(r.body ==
-        R"x({"status":"success","data":"sum by (job) (rate(up{job=~\"a.*\"}[5m]))"})x");
+  CHECK(r.body == R"x({"status":"success","data":"sum by (job) (rate(up{job=~\"a.*\"}[5m]))"})x");
   auto bad = f.api.format_query(request("/api/v1/format_query", {{"query", "rate(up)"}}));
-CHECK(bad.status == 400);
-CHECK(bad.body.find(R"("errorType":"bad_data")") != std::string::npos);
-CHECK(bad.body.find("expected type range vector") != std::string::npos);
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find(R"("errorType":"bad_data")") != std::string::npos);
+  CHECK(bad.body.find("expected type range vector") != std::string::npos);
 }
 
 TEST_CASE("query api: buildinfo, runtimeinfo and tsdb status", "[tsdb][api]") {
@@ -293,4 +293,75 @@ TEST_CASE("query api: buildinfo, runtimeinfo and tsdb status", "[tsdb][api]") {
         std::string::npos);
   auto bad = f.api.tsdb_status(request("/api/v1/status/tsdb", {{"limit", "x"}}));
   CHECK(bad.status == 400);
+}
+
+TEST_CASE("query api: PromQL instant queries: scalar, string, vector and matrix", "[tsdb][api]") {
+  Fixture f;
+  auto q = [&](const std::string& expr) {
+    return f.api.query(request("/api/v1/query", {{"query", expr}, {"time", "1700000000.123"}}));
+  };
+  CHECK(q("1 + 2").body ==
+        R"({"status":"success","data":{"resultType":"scalar","result":[1700000000.123,"3"]}})");
+  CHECK(q("\"hi\"").body ==
+        R"({"status":"success","data":{"resultType":"string","result":[1700000000.123,"hi"]}})");
+  CHECK(q("sum(up)").body == R"({"status":"success","data":{"resultType":"vector","result":[)"
+                             R"({"metric":{},"value":[1700000000.123,"1"]}]}})");
+  CHECK(q("count by (job) (up)").body ==
+        R"({"status":"success","data":{"resultType":"vector","result":[)"
+        R"({"metric":{"job":"api"},"value":[1700000000.123,"1"]},)"
+        R"({"metric":{"job":"db"},"value":[1700000000.123,"1"]}]}})");
+  auto m = q("up{job=\"api\"}[1m]");
+  CHECK(m.body == R"({"status":"success","data":{"resultType":"matrix","result":[)"
+                  R"({"metric":{"__name__":"up","instance":"a:1","job":"api"},)"
+                  R"("values":[[1699999990.123,"1"]]}]}})");
+  // Evaluation errors keep Prometheus's errorType and status.
+  auto many = q("up + on() up");
+  CHECK(many.status == 422);
+  CHECK(many.body.find(R"("errorType":"execution")") != std::string::npos);
+  auto res =
+      f.api.query(request("/api/v1/query", {{"query", "up"}, {"max_source_resolution", "2m"}}));
+  CHECK(res.status == 400);
+  CHECK(res.body.find("max_source_resolution") != std::string::npos);
+  auto to = f.api.query(request("/api/v1/query", {{"query", "up"}, {"timeout", "-1s"}}));
+  CHECK(to.status == 400);
+}
+
+TEST_CASE("query api: range queries and their parameter errors", "[tsdb][api]") {
+  Fixture f;
+  auto r = f.api.query_range(request("/api/v1/query_range", {{"query", "up{job=\"api\"}"},
+                                                             {"start", "1699999980"},
+                                                             {"end", "1700000010"},
+                                                             {"step", "15s"}}));
+  CHECK(r.status == 200);
+  // The sample at kNow-10s is visible from 1699999995 on (lookback 5m).
+  CHECK(r.body == R"({"status":"success","data":{"resultType":"matrix","result":[)"
+                  R"({"metric":{"__name__":"up","instance":"a:1","job":"api"},)"
+                  R"("values":[[1699999995,"1"],[1700000010,"1"]]}]}})");
+  auto step_float = f.api.query_range(
+      request("/api/v1/query_range",
+              {{"query", "1"}, {"start", "1699999980"}, {"end", "1700000010"}, {"step", "15"}}));
+  CHECK(step_float.body.find(R"([[1699999980,"1"],[1699999995,"1"],[1700000010,"1"]])") !=
+        std::string::npos);
+  auto check = [&](std::vector<std::pair<std::string, std::string>> params,
+                   const std::string& message) {
+    auto b = f.api.query_range(request("/api/v1/query_range", std::move(params)));
+    CHECK(b.status == 400);
+    CHECK(b.body == bad_data(message));
+  };
+  check({{"query", "up"}, {"start", "10"}, {"end", "5"}, {"step", "1"}},
+        "invalid parameter \\\"end\\\": end timestamp must not be before start time");
+  check({{"query", "up"}, {"start", "0"}, {"end", "5"}, {"step", "0"}},
+        "invalid parameter \\\"step\\\": zero or negative query resolution step widths are not "
+        "accepted. Try a positive integer");
+  check({{"query", "up"}, {"start", "0"}, {"end", "11000"}, {"step", "1"}},
+        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
+        "resolution (?step=XX)");
+  check({{"query", "up"}, {"start", "soon"}, {"end", "5"}, {"step", "1"}},
+        "invalid parameter \\\"start\\\": cannot parse \\\"soon\\\" to a valid timestamp");
+  check({{"query", "up"}, {"start", "0"}, {"end", "5"}, {"step", "often"}},
+        "invalid parameter \\\"step\\\": cannot parse \\\"often\\\" to a valid duration");
+  check({{"query", "up"}, {"start", "0"}, {"end", "5"}},
+        "invalid parameter \\\"step\\\": cannot parse \\\"\\\" to a valid duration");
+  check({{"query", "up["}, {"start", "0"}, {"end", "5"}, {"step", "1"}},
+        "invalid parameter \\\"query\\\": parse error at char 4: unclosed left bracket");
 }

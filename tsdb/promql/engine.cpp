@@ -858,7 +858,8 @@ QueryResult Engine::range_query(std::string_view expr, std::int64_t start_ms, st
 
 QueryResult Engine::run(std::string_view expr, std::int64_t start, std::int64_t end,
                         std::int64_t step, bool instant, const QueryOptions& options) {
-  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::min(options_.timeout, options.timeout.value_or(options_.timeout));
   if (!slots_.try_acquire_until(deadline))
     throw TimeoutError("query timed out in query queue (" +
                        std::to_string(options_.max_concurrent_queries) +

@@ -112,6 +112,8 @@ struct QueryOptions {
   // letting the store pick one from the step.
   std::optional<std::int64_t> max_source_resolution;
   std::optional<std::chrono::milliseconds> lookback_delta;  // overrides the engine's
+  // Shortens (never lengthens) the engine's timeout for this query.
+  std::optional<std::chrono::milliseconds> timeout;
   // Set to true (from any thread) to abandon the query with a CanceledError.
   const std::atomic<bool>* cancel = nullptr;
 };
