@@ -35,7 +35,7 @@ TEST_CASE("label values are escaped", "[metrics]") {
   CHECK_THAT(r.render(), Catch::Contains("x_total{path=\"a\\\"b\\\\c\\nd\"} 1"));
 }
 
-TEST_CASE("same name and labels return the same metric; type clashes are errors", "[metrics]") {
+TEST_CASE("same name and labels return the same metric, type clashes are errors", "[metrics]") {
   metrics::Registry r;
   auto& a = r.counter("c_total", "C.");
   auto& b = r.counter("c_total", "C.");

@@ -76,7 +76,8 @@ double find(const Vector& v, std::string_view label, std::string_view value) {
 
 }  // namespace
 
-TEST_CASE("promql engine: instant selector lookback is left-open (t-5m, t]", "[promql][engine]") {
+TEST_CASE("promql engine: instant selector lookback is left-open (t-5m excluded, t included)",
+          "[promql][engine]") {
   Fixture f;
   f.add({{"__name__", "x"}}, {{10, 1}, {20, 2}});
   CHECK(f.one("x", 20) == 2);

@@ -171,7 +171,7 @@ TEST_CASE("query api: bad queries are 400 bad_data", "[tsdb][api]") {
   CHECK(regex.body.find("invalid regular expression") != std::string::npos);
 }
 
-TEST_CASE("query api: label names and values, with match[] and limit", "[tsdb][api]") {
+TEST_CASE("query api: label names and values, with match filters and limit", "[tsdb][api]") {
   Fixture f;
   CHECK(f.api.labels(request("/api/v1/labels")).body ==
         R"({"status":"success","data":["__name__","instance","job","room"]})");

@@ -109,7 +109,7 @@ TEST_CASE("db: blocks in one 6h window are compacted into one", "[tsdb][storage]
   CHECK(dirs == 1);
 }
 
-TEST_CASE("db: flush cuts the whole head; later data is still accepted", "[tsdb][storage]") {
+TEST_CASE("db: flush cuts the whole head, later data is still accepted", "[tsdb][storage]") {
   testdb::TempDb t;
   fill(*t.db, 2, 0, 1);
   t.db->maintain(true);
@@ -121,7 +121,7 @@ TEST_CASE("db: flush cuts the whole head; later data is still accepted", "[tsdb]
   CHECK(count_samples(*t.db) == 481);
 }
 
-TEST_CASE("db: downsampling keeps count/sum/min/max and rate-safe counters; retention drops raw",
+TEST_CASE("db: downsampling keeps count/sum/min/max and rate-safe counters, retention drops raw",
           "[tsdb][storage]") {
   DBOptions o;
   o.downsample_5m_after_ms = 2 * kHour;
@@ -195,7 +195,7 @@ TEST_CASE("db: out-of-order window, duplicates and conflicts", "[tsdb][storage]"
   CHECK(t.reopen().samples(lbl).size() == 3);
 }
 
-TEST_CASE("db: a corrupt block is set aside and reported; the rest is served", "[tsdb][storage]") {
+TEST_CASE("db: a corrupt block is set aside and reported, the rest is served", "[tsdb][storage]") {
   testdb::TempDb t;
   fill(*t.db, 4, 0, 5);
   t.db->maintain();  // one block [0, 2h), head keeps the rest

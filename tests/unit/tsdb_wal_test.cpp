@@ -115,7 +115,7 @@ TEST_CASE("wal: a torn last record is truncated, everything before it replays", 
   fs::remove_all(dir);
 }
 
-TEST_CASE("wal: a flipped bit is reported with file and offset; later segments replay",
+TEST_CASE("wal: a flipped bit is reported with file and offset, later segments replay",
           "[tsdb][wal]") {
   auto dir = testing::temp_dir("wal");
   {
