@@ -15,14 +15,12 @@ namespace {
 using ast::AggregateOp;
 
 struct Group {
-  Labels labels;
   double value = 0;
   double kahan_c = 0;
   double mean = 0;
   double count = 0;
-  bool incremental = false;          // avg switched to the incremental mean
-  std::vector<double> values;        // quantile
-  std::vector<std::size_t> members;  // topk, bottomk, limitk, limit_ratio: input indices
+  bool incremental = false;    // avg switched to the incremental mean
+  std::vector<double> values;  // quantile
 };
 
 bool valid_label_name(std::string_view s) {
@@ -80,62 +78,103 @@ Vector aggregate(const ast::AggregateExpr& e, double param, const std::string& l
   }
 
   std::map<Labels, std::size_t> index;
-  std::vector<Group> groups;
+  std::vector<Labels> keys;
+  std::vector<std::size_t> group_of(in->size());
   for (std::size_t i = 0; i < in->size(); ++i) {
-    const Sample& s = (*in)[i];
-    Labels key = group_labels(s.labels, grouping, e.without);
-    auto [it, inserted] = index.try_emplace(key, groups.size());
-    if (inserted) {
-      Group g;
-      g.labels = std::move(key);
+    Labels key = group_labels((*in)[i].labels, grouping, e.without);
+    auto [it, inserted] = index.try_emplace(key, keys.size());
+    if (inserted) keys.push_back(std::move(key));
+    group_of[i] = it->second;
+  }
+
+  Vector out;
+  if (!selects_samples(op)) {
+    std::vector<double> values(in->size());
+    for (std::size_t i = 0; i < in->size(); ++i) values[i] = (*in)[i].v;
+    for (auto [g, v] : aggregate_grouped(op, param, values, group_of, keys.size()))
+      out.push_back({keys[g], 0, v});
+    return out;
+  }
+
+  // topk, bottomk, limitk, limit_ratio: each group keeps some of its samples.
+  std::vector<std::vector<std::size_t>> members(keys.size());
+  for (std::size_t i = 0; i < in->size(); ++i) {
+    if (op == AggregateOp::kLimitRatio) {
+      double off = sample_offset((*in)[i].labels);
+      if (!((param >= 0 && off < param) || (param < 0 && off >= 1 + param))) continue;
+    }
+    members[group_of[i]].push_back(i);
+  }
+  for (auto& m : members) {
+    std::size_t n = m.size();
+    if (op == AggregateOp::kTopk || op == AggregateOp::kBottomk) {
+      // Prometheus keeps a heap: a later sample replaces an earlier one only
+      // when strictly better, so ties go to the earlier series. NaN loses.
+      bool top = op == AggregateOp::kTopk;
+      auto better = [&](std::size_t a, std::size_t b) {
+        double x = (*in)[a].v, y = (*in)[b].v;
+        if (std::isnan(x)) return false;
+        if (std::isnan(y)) return true;
+        return top ? x > y : x < y;
+      };
+      std::stable_sort(m.begin(), m.end(), better);
+    }
+    if (op != AggregateOp::kLimitRatio) n = std::min<std::size_t>(n, static_cast<std::size_t>(k));
+    for (std::size_t j = 0; j < n; ++j) {
+      const Sample& x = (*in)[m[j]];
+      out.push_back({x.labels, 0, x.v});
+    }
+  }
+  return out;
+}
+
+bool selects_samples(ast::AggregateOp op) {
+  return op == AggregateOp::kTopk || op == AggregateOp::kBottomk || op == AggregateOp::kLimitk ||
+         op == AggregateOp::kLimitRatio;
+}
+
+std::vector<std::pair<std::size_t, double>> aggregate_grouped(ast::AggregateOp op, double param,
+                                                              std::span<const double> values,
+                                                              std::span<const std::size_t> group_of,
+                                                              std::size_t num_groups) {
+  std::vector<Group> groups(num_groups);
+  std::vector<std::size_t> order;  // groups in order of their first sample
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i];
+    Group& g = groups[group_of[i]];
+    if (g.count == 0) {
+      order.push_back(group_of[i]);
       switch (op) {
         case AggregateOp::kSum:
         case AggregateOp::kAvg:
-          g.value = s.v;
-          break;
-        case AggregateOp::kCount:
-        case AggregateOp::kCountValues:
-        case AggregateOp::kGroup:
-          g.value = 1;
-          break;
         case AggregateOp::kMin:
         case AggregateOp::kMax:
-          g.value = s.v;
+          g.value = v;
           break;
         case AggregateOp::kStddev:
         case AggregateOp::kStdvar:
           g.value = 0;
-          g.mean = s.v;
+          g.mean = v;
           break;
         case AggregateOp::kQuantile:
-          g.values.push_back(s.v);
+          g.values.push_back(v);
           break;
-        case AggregateOp::kTopk:
-        case AggregateOp::kBottomk:
-        case AggregateOp::kLimitk:
-          g.members.push_back(i);
+        default:  // count, count_values, group
+          g.value = 1;
           break;
-        case AggregateOp::kLimitRatio: {
-          double off = sample_offset(s.labels);
-          if ((param >= 0 && off < param) || (param < 0 && off >= 1 + param))
-            g.members.push_back(i);
-          break;
-        }
       }
       g.count = 1;
-      groups.push_back(std::move(g));
       continue;
     }
-    Group& g = groups[it->second];
     g.count += 1;
     switch (op) {
       case AggregateOp::kSum:
-        fn::kahan_add(s.v, g.value, g.kahan_c);
+        fn::kahan_add(v, g.value, g.kahan_c);
         break;
       case AggregateOp::kAvg: {
         if (!g.incremental) {
           double ns = g.value, nc = g.kahan_c;
-          fn::kahan_add(s.v, ns, nc);
+          fn::kahan_add(v, ns, nc);
           if (!std::isinf(ns)) {
             g.value = ns;
             g.kahan_c = nc;
@@ -147,104 +186,62 @@ Vector aggregate(const ast::AggregateExpr& e, double param, const std::string& l
           g.kahan_c /= g.count - 1;
         }
         if (std::isinf(g.mean)) {
-          if (std::isinf(s.v) && (g.mean > 0) == (s.v > 0)) break;
-          if (!std::isinf(s.v) && !std::isnan(s.v)) break;
+          if (std::isinf(v) && (g.mean > 0) == (v > 0)) break;
+          if (!std::isinf(v) && !std::isnan(v)) break;
         }
         double corrected = g.mean + g.kahan_c;
-        fn::kahan_add(s.v / g.count - corrected / g.count, g.mean, g.kahan_c);
+        fn::kahan_add(v / g.count - corrected / g.count, g.mean, g.kahan_c);
         break;
       }
       case AggregateOp::kCount:
       case AggregateOp::kCountValues:
         g.value += 1;
         break;
-      case AggregateOp::kGroup:
-        break;
       case AggregateOp::kMin:
-        if (g.value > s.v || std::isnan(g.value)) g.value = s.v;
+        if (g.value > v || std::isnan(g.value)) g.value = v;
         break;
       case AggregateOp::kMax:
-        if (g.value < s.v || std::isnan(g.value)) g.value = s.v;
+        if (g.value < v || std::isnan(g.value)) g.value = v;
         break;
       case AggregateOp::kStddev:
       case AggregateOp::kStdvar: {
-        double delta = s.v - g.mean;
+        double delta = v - g.mean;
         g.mean += delta / g.count;
-        g.value += delta * (s.v - g.mean);
+        g.value += delta * (v - g.mean);
         break;
       }
       case AggregateOp::kQuantile:
-        g.values.push_back(s.v);
+        g.values.push_back(v);
         break;
-      case AggregateOp::kTopk:
-      case AggregateOp::kBottomk:
-      case AggregateOp::kLimitk:
-        g.members.push_back(i);
+      default:  // group
         break;
-      case AggregateOp::kLimitRatio: {
-        double off = sample_offset(s.labels);
-        if ((param >= 0 && off < param) || (param < 0 && off >= 1 + param)) g.members.push_back(i);
-        break;
-      }
     }
   }
-
-  Vector out;
-  for (auto& g : groups) {
+  std::vector<std::pair<std::size_t, double>> out;
+  out.reserve(order.size());
+  for (std::size_t gi : order) {
+    Group& g = groups[gi];
+    double v = g.value;
     switch (op) {
       case AggregateOp::kSum:
-        out.push_back({g.labels, 0, g.value + g.kahan_c});
+        v = g.value + g.kahan_c;
         break;
       case AggregateOp::kAvg:
-        out.push_back(
-            {g.labels, 0, g.incremental ? g.mean + g.kahan_c : (g.value + g.kahan_c) / g.count});
-        break;
-      case AggregateOp::kCount:
-      case AggregateOp::kCountValues:
-      case AggregateOp::kGroup:
-      case AggregateOp::kMin:
-      case AggregateOp::kMax:
-        out.push_back({g.labels, 0, g.value});
+        v = g.incremental ? g.mean + g.kahan_c : (g.value + g.kahan_c) / g.count;
         break;
       case AggregateOp::kStdvar:
-        out.push_back({g.labels, 0, g.value / g.count});
+        v = g.value / g.count;
         break;
       case AggregateOp::kStddev:
-        out.push_back({g.labels, 0, std::sqrt(g.value / g.count)});
+        v = std::sqrt(g.value / g.count);
         break;
       case AggregateOp::kQuantile:
-        out.push_back({g.labels, 0, fn::quantile(param, std::move(g.values))});
+        v = fn::quantile(param, std::move(g.values));
         break;
-      case AggregateOp::kTopk:
-      case AggregateOp::kBottomk: {
-        // Prometheus keeps a heap: a later sample replaces an earlier one only
-        // when strictly better, so ties go to the earlier series. NaN loses.
-        bool top = op == AggregateOp::kTopk;
-        auto better = [&](std::size_t a, std::size_t b) {
-          double x = (*in)[a].v, y = (*in)[b].v;
-          if (std::isnan(x)) return false;
-          if (std::isnan(y)) return true;
-          return top ? x > y : x < y;
-        };
-        std::stable_sort(g.members.begin(), g.members.end(), better);
-        std::size_t n = std::min<std::size_t>(g.members.size(), static_cast<std::size_t>(k));
-        for (std::size_t j = 0; j < n; ++j) {
-          const Sample& s = (*in)[g.members[j]];
-          out.push_back({s.labels, 0, s.v});
-        }
+      default:
         break;
-      }
-      case AggregateOp::kLimitk:
-      case AggregateOp::kLimitRatio: {
-        std::size_t n = g.members.size();
-        if (op == AggregateOp::kLimitk) n = std::min<std::size_t>(n, static_cast<std::size_t>(k));
-        for (std::size_t j = 0; j < n; ++j) {
-          const Sample& s = (*in)[g.members[j]];
-          out.push_back({s.labels, 0, s.v});
-        }
-        break;
-      }
     }
+    out.emplace_back(gi, v);
   }
   return out;
 }

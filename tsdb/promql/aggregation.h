@@ -6,7 +6,11 @@
 // Stateless and thread-safe; errors are ExecutionError (engine.h).
 #pragma once
 
+#include <cstddef>
+#include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tsdb/promql/ast.h"
 #include "tsdb/promql/value.h"
@@ -18,6 +22,20 @@ namespace strata::tsdb::promql {
 // samples have t = 0; the caller stamps them.
 Vector aggregate(const ast::AggregateExpr& e, double param, const std::string& label,
                  const Vector& in);
+
+// Whether `op` keeps some of the input samples themselves (topk, bottomk,
+// limitk, limit_ratio) rather than computing one value per group.
+bool selects_samples(ast::AggregateOp op);
+
+// The per-group value of every other operator over one step's samples whose
+// groups are already known (sample i belongs to group group_of[i] <
+// num_groups): (group, value) for each group that has a sample, in order of
+// the groups' first samples. A range query computes each series' group once
+// and calls this per step, instead of regrouping labels at every step.
+std::vector<std::pair<std::size_t, double>> aggregate_grouped(ast::AggregateOp op, double param,
+                                                              std::span<const double> values,
+                                                              std::span<const std::size_t> group_of,
+                                                              std::size_t num_groups);
 
 // The labels identifying `labels`' group under by(names) / without(names).
 Labels group_labels(const Labels& labels, const std::vector<std::string>& names, bool without);

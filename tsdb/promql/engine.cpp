@@ -116,9 +116,14 @@ const std::string& string_arg(const ast::Expr& e) {
 class SeriesBuilder {
  public:
   void add(const Labels& labels, std::int64_t t, double v) {
-    auto [it, inserted] = index_.try_emplace(labels, out_.size());
-    if (inserted) out_.push_back(Series{labels, {}});
-    auto& pts = out_[it->second].points;
+    // Callers add a series' points one after another: the last series is
+    // the likely target, and an equality test is far cheaper than the map.
+    if (last_ >= out_.size() || !(out_[last_].labels == labels)) {
+      auto [it, inserted] = index_.try_emplace(labels, out_.size());
+      if (inserted) out_.push_back(Series{labels, {}});
+      last_ = it->second;
+    }
+    auto& pts = out_[last_].points;
     if (pts.empty() || pts.back().t < t) {
       pts.push_back({t, v});
       return;
@@ -134,6 +139,7 @@ class SeriesBuilder {
  private:
   std::map<Labels, std::size_t> index_;
   Matrix out_;
+  std::size_t last_ = static_cast<std::size_t>(-1);
 };
 
 // The samples of a Matrix at each step, in ascending step order.
@@ -694,10 +700,38 @@ class Evaluator {
     Matrix in = eval(*a.expr);
     StepCursor cur(in);
     SeriesBuilder b;
+    if (selects_samples(a.op) || a.op == ast::AggregateOp::kCountValues) {
+      // The result depends on each sample's own labels (or value, for
+      // count_values): aggregate each step's vector.
+      for (std::size_t i = 0; i < n; ++i) {
+        Vector v = cur.vector_at(r_.at(i));
+        if (v.empty()) continue;
+        for (auto& s : aggregate(a, param[i], label, v)) b.add(s.labels, r_.at(i), s.v);
+      }
+      return b.take();
+    }
+    // A series' group is the same at every step: compute it once.
+    std::map<Labels, std::size_t> index;
+    std::vector<Labels> keys;
+    std::vector<std::size_t> series_group(in.size());
+    for (std::size_t s = 0; s < in.size(); ++s) {
+      Labels key = group_labels(in[s].labels, a.grouping, a.without);
+      auto [it, inserted] = index.try_emplace(key, keys.size());
+      if (inserted) keys.push_back(std::move(key));
+      series_group[s] = it->second;
+    }
+    std::vector<double> values;
+    std::vector<std::size_t> group_of;
     for (std::size_t i = 0; i < n; ++i) {
-      Vector v = cur.vector_at(r_.at(i));
-      if (v.empty()) continue;
-      for (auto& s : aggregate(a, param[i], label, v)) b.add(s.labels, r_.at(i), s.v);
+      values.clear();
+      group_of.clear();
+      for (auto [s, v] : cur.at(r_.at(i))) {
+        values.push_back(v);
+        group_of.push_back(series_group[s]);
+      }
+      if (values.empty()) continue;
+      for (auto [g, v] : aggregate_grouped(a.op, param[i], values, group_of, keys.size()))
+        b.add(keys[g], r_.at(i), v);
     }
     return b.take();
   }
