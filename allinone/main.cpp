@@ -23,6 +23,7 @@ const char* kDefaultFiles = "/var/log/*.log,/var/log/syslog,/var/log/messages,da
 
 int main(int argc, char** argv) {
   using namespace strata;
+  tsdb::tune_allocator_for_queries();
   config::Schema schema;
   add_logging_options(schema);
   add_kafka_options(schema);

@@ -4,6 +4,7 @@
 
 int main(int argc, char** argv) {
   using namespace strata;
+  tsdb::tune_allocator_for_queries();
   config::Schema schema;
   add_logging_options(schema);
   add_kafka_options(schema);

@@ -1,8 +1,14 @@
 #include "tsdb/tsdb_server.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 namespace strata::tsdb {
+
+void tune_allocator_for_queries() {
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+}
 
 void add_options(config::Schema& s) {
   using config::Type;

@@ -358,6 +358,18 @@ class Evaluator {
     std::size_t loaded = 0;
     for (const auto& s : q_.store.select(matchers, mint, maxt, hints)) {
       RawSeries r{s.labels, {}};
+      // Chunk headers give the sample counts: one allocation per series
+      // instead of a doubling sequence (an upper bound: chunks may reach
+      // beyond [mint, maxt]).
+      std::size_t bound = 0;
+      for (const auto& c : s.chunks) {
+        try {
+          bound += chunk_num_samples(c.bytes);
+        } catch (const ChunkFormatError&) {
+          // the iterator reports and skips it
+        }
+      }
+      r.points.reserve(bound);
       auto it = s.iterator();
       while (it.next()) {
         if (it.t() < mint) continue;
