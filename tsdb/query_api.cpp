@@ -76,13 +76,19 @@ std::string param_or_empty(const http::Request& req, std::string_view name) {
   return v ? *v : std::string();
 }
 
-std::int64_t time_param(const http::Request& req, std::string_view name, std::int64_t dflt) {
+// `wrapped`: Prometheus words errors of optional time parameters (query's
+// time, the listings' start and end) "Invalid time value for 'time': ...",
+// and those of query_range's required start and end without that prefix.
+std::int64_t time_param(const http::Request& req, std::string_view name, std::int64_t dflt,
+                        bool wrapped = true) {
   auto v = req.param(name);
   if (!v || v->empty()) return dflt;
   try {
     return parse_timestamp(*v);
   } catch (const std::invalid_argument& e) {
-    throw BadData("invalid parameter \"" + std::string(name) + "\": " + e.what());
+    throw BadData("invalid parameter \"" + std::string(name) +
+                  "\": " + (wrapped ? "Invalid time value for '" + std::string(name) + "': " : "") +
+                  e.what());
   }
 }
 
@@ -113,13 +119,13 @@ std::vector<promql::VectorSelector> match_params(const http::Request& req) {
 struct TimeRange {
   std::int64_t start;
   std::int64_t end;
+  bool empty() const { return end < start; }
 };
 
+// An inverted range is not an error for the listings: like Prometheus,
+// they answer it with an empty list (empty() below).
 TimeRange range_params(const http::Request& req) {
-  TimeRange r{time_param(req, "start", kMinTime), time_param(req, "end", kMaxTime)};
-  if (r.end < r.start)
-    throw BadData("invalid parameter \"end\": end timestamp must not be before start time");
-  return r;
+  return {time_param(req, "start", kMinTime), time_param(req, "end", kMaxTime)};
 }
 
 // Union of the series selected by several match[] selectors, sorted.
@@ -504,8 +510,8 @@ http::Response QueryApi::query_range(const http::Request& req) const {
       throw BadData("invalid parameter \"start\": cannot parse \"\" to a valid timestamp");
     if (param_or_empty(req, "end").empty())
       throw BadData("invalid parameter \"end\": cannot parse \"\" to a valid timestamp");
-    const std::int64_t start = time_param(req, "start", 0);
-    const std::int64_t end = time_param(req, "end", 0);
+    const std::int64_t start = time_param(req, "start", 0, false);
+    const std::int64_t end = time_param(req, "end", 0, false);
     if (end < start)
       throw BadData("invalid parameter \"end\": end timestamp must not be before start time");
     if (param_or_empty(req, "step").empty())
@@ -530,6 +536,7 @@ http::Response QueryApi::labels(const http::Request& req) const {
     auto selectors = match_params(req);
     auto range = range_params(req);
     std::size_t limit = limit_param(req);
+    if (range.empty()) return string_list({}, limit);
     if (selectors.empty()) return string_list(store_.label_names(), limit);
     std::set<std::string> names;
     for (const auto& l : select_union(store_, selectors, range))
@@ -551,6 +558,7 @@ http::Response QueryApi::label_values(const http::Request& req) const {
     auto selectors = match_params(req);
     auto range = range_params(req);
     std::size_t limit = limit_param(req);
+    if (range.empty()) return string_list({}, limit);
     if (selectors.empty()) return string_list(store_.label_values(name), limit);
     std::set<std::string> values;
     for (const auto& l : select_union(store_, selectors, range)) {
@@ -567,6 +575,7 @@ http::Response QueryApi::series(const http::Request& req) const {
     if (selectors.empty()) throw BadData("no match[] parameter provided");
     auto range = range_params(req);
     std::size_t limit = limit_param(req);
+    if (range.empty()) return success("[]", false);
     auto all = select_union(store_, selectors, range);
     bool truncated = limit > 0 && all.size() > limit;
     if (truncated) all.resize(limit);

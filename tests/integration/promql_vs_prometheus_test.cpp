@@ -29,9 +29,11 @@
 #include <vector>
 
 #include "common/http_client.h"
+#include "common/metrics_registry.h"
 #include "tests/support/process.h"
 #include "tests/unit/tsdb_test_db.h"
 #include "tsdb/promql/engine.h"
+#include "tsdb/query_api.h"
 
 using namespace strata;
 using namespace std::chrono_literals;
@@ -213,6 +215,8 @@ class Prometheus {
   bool ready() { return testing::wait_http_ok(base() + "/-/ready", 60s); }
   void dump() const { proc_->dump(); }
   std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  http::ClientResponse raw(const std::string& path) { return client_.get(base() + path); }
 
   Canon query(const std::string& path) {
     auto r = client_.get(base() + path);
@@ -811,5 +815,76 @@ TEST_CASE("promql engine agrees with Prometheus on a shared dataset", "[promql][
   for (const auto& m : mismatches) all_mismatches += "\n  " + m;
   INFO("mismatches:" << all_mismatches);
   CHECK(mismatches.empty());
-  CHECK(queries_run >= 150);
+  CHECK(queries_run >= 300);
+
+  // The HTTP API answers bad requests as Prometheus does: same status and
+  // errorType; the same message where it is not a parse error (our parse
+  // errors say "parse error at char N", Prometheus's "1:N: parse error").
+  metrics::Registry registry;
+  tsdb::QueryApi api(*strata_db.db, tsdb::QueryApiOptions{}, registry);
+  struct ApiCase {
+    std::string path;
+    std::vector<std::pair<std::string, std::string>> params;
+    bool same_message;
+  };
+  const std::string t = secs(at(30, 0)), s0 = secs(at(0, 0)), s1 = secs(at(60, 0));
+  const std::vector<ApiCase> cases = {
+      {"/api/v1/query", {{"query", "up"}, {"time", t}}, true},
+      {"/api/v1/query", {{"query", "up"}, {"time", "yesterday"}}, true},
+      {"/api/v1/query", {{"query", "up{"}, {"time", t}}, false},
+      {"/api/v1/query", {{"query", "rate(up)"}, {"time", t}}, false},
+      {"/api/v1/query", {{"query", "up{job=~\"(\"}"}, {"time", t}}, false},
+      {"/api/v1/query", {{"query", "{}"}, {"time", t}}, false},
+      {"/api/v1/query", {{"query", "cpu_temp + on() cpu_temp"}, {"time", t}}, false},
+      {"/api/v1/query", {{"query", "up"}, {"time", t}, {"timeout", "soon"}}, false},
+      {"/api/v1/query_range", {{"query", "up"}, {"start", s0}, {"end", s1}, {"step", "60"}}, true},
+      {"/api/v1/query_range", {{"query", "up"}, {"start", s1}, {"end", s0}, {"step", "60"}}, true},
+      {"/api/v1/query_range", {{"query", "up"}, {"start", s0}, {"end", s1}, {"step", "0"}}, true},
+      {"/api/v1/query_range", {{"query", "up"}, {"start", s0}, {"end", s1}, {"step", "-5"}}, true},
+      {"/api/v1/query_range",
+       {{"query", "up"}, {"start", "0"}, {"end", "20000"}, {"step", "1"}},
+       true},
+      {"/api/v1/query_range", {{"query", "up"}, {"start", "x"}, {"end", s1}, {"step", "60"}}, true},
+      {"/api/v1/query_range", {{"query", "up"}, {"start", s0}, {"end", s1}, {"step", "x"}}, true},
+      {"/api/v1/query_range",
+       {{"query", "up"}, {"start", s0}, {"end", "2023-11-14T22:13:20Z"}, {"step", "1m"}},
+       true},
+      {"/api/v1/series", {{"match[]", "up"}, {"start", s0}, {"end", s1}}, true},
+      {"/api/v1/series", {{"match[]", "up{"}}, false},
+      {"/api/v1/series", {{"match[]", "up"}, {"start", s1}, {"end", s0}}, true},
+      {"/api/v1/labels", {{"start", "later"}}, true},
+      {"/api/v1/label/job/values", {{"match[]", "up"}, {"start", s1}, {"end", s0}}, true},
+      {"/api/v1/format_query", {{"query", "sum(up)by(job)"}}, true},
+  };
+  auto field = [&](const std::string& body, const char* name) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    std::string_view v;
+    if (parser.parse(body).get(doc) || doc[name].get(v)) return std::string();
+    return std::string(v);
+  };
+  for (const auto& c : cases) {
+    http::Request req;
+    req.method = "GET";
+    req.path = c.path;
+    std::string query;
+    for (const auto& [k, v] : c.params) {
+      req.params.emplace(k, v);
+      query += (query.empty() ? "?" : "&") + k + "=" + http::HttpClient::url_encode(v);
+    }
+    req.target = c.path + query;
+    http::Response ours = c.path == "/api/v1/query"          ? api.query(req)
+                          : c.path == "/api/v1/query_range"  ? api.query_range(req)
+                          : c.path == "/api/v1/series"       ? api.series(req)
+                          : c.path == "/api/v1/labels"       ? api.labels(req)
+                          : c.path == "/api/v1/format_query" ? api.format_query(req)
+                                                             : api.label_values(req);
+    auto theirs = prom.raw(c.path + query);
+    INFO(c.path + query << "\n ours:   " << ours.body << "\n theirs: " << theirs.body);
+    CHECK(ours.status == theirs.status);
+    CHECK(field(ours.body, "status") == field(theirs.body, "status"));
+    CHECK(field(ours.body, "errorType") == field(theirs.body, "errorType"));
+    if (c.same_message) CHECK(field(ours.body, "error") == field(theirs.body, "error"));
+    if (c.path == "/api/v1/format_query") CHECK(ours.body == theirs.body);
+  }
 }
