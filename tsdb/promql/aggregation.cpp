@@ -34,12 +34,6 @@ bool valid_label_name(std::string_view s) {
   return true;
 }
 
-// Where limit_ratio puts a series in [0, 1): its label hash, as Prometheus.
-double sample_offset(const Labels& l) {
-  return static_cast<double>(l.fingerprint()) /
-         static_cast<double>(std::numeric_limits<std::uint64_t>::max());
-}
-
 }  // namespace
 
 Labels group_labels(const Labels& labels, const std::vector<std::string>& names, bool without) {
@@ -64,18 +58,7 @@ Vector aggregate(const ast::AggregateExpr& e, double param, const std::string& l
     if (!e.without) grouping.push_back(label);
     in = &relabeled;
   }
-  std::int64_t k = 0;
-  if (op == AggregateOp::kTopk || op == AggregateOp::kBottomk || op == AggregateOp::kLimitk) {
-    if (std::isnan(param) || param >= 9.2233720368547758e18 || param <= -9.2233720368547758e18)
-      throw ExecutionError("Scalar value " + fn::format_value(param) + " overflows int64");
-    k = static_cast<std::int64_t>(param);
-    if (k < 1) return {};
-  }
-  if (op == AggregateOp::kLimitRatio) {
-    if (std::isnan(param))
-      throw ExecutionError("Ratio value " + fn::format_value(param) + " is NaN");
-    param = std::clamp(param, -1.0, 1.0);
-  }
+  if (selects_samples(op)) param = selection_param(op, param);
 
   std::map<Labels, std::size_t> index;
   std::vector<Labels> keys;
@@ -96,34 +79,69 @@ Vector aggregate(const ast::AggregateExpr& e, double param, const std::string& l
     return out;
   }
 
-  // topk, bottomk, limitk, limit_ratio: each group keeps some of its samples.
-  std::vector<std::vector<std::size_t>> members(keys.size());
-  for (std::size_t i = 0; i < in->size(); ++i) {
+  std::vector<double> values(in->size()), offsets;
+  for (std::size_t i = 0; i < in->size(); ++i) values[i] = (*in)[i].v;
+  if (op == AggregateOp::kLimitRatio)
+    for (const auto& x : *in) offsets.push_back(ratio_offset(x.labels));
+  for (std::size_t i : select_samples(op, param, values, group_of, keys.size(), offsets))
+    out.push_back({(*in)[i].labels, 0, (*in)[i].v});
+  return out;
+}
+
+double selection_param(ast::AggregateOp op, double param) {
+  if (op == AggregateOp::kLimitRatio) {
+    if (std::isnan(param))
+      throw ExecutionError("Ratio value " + fn::format_value(param) + " is NaN");
+    return std::clamp(param, -1.0, 1.0);
+  }
+  if (std::isnan(param) || param >= 9.2233720368547758e18 || param <= -9.2233720368547758e18)
+    throw ExecutionError("Scalar value " + fn::format_value(param) + " overflows int64");
+  return static_cast<double>(static_cast<std::int64_t>(param));
+}
+
+double ratio_offset(const Labels& l) {
+  return static_cast<double>(l.fingerprint()) /
+         static_cast<double>(std::numeric_limits<std::uint64_t>::max());
+}
+
+std::vector<std::size_t> select_samples(ast::AggregateOp op, double param,
+                                        std::span<const double> values,
+                                        std::span<const std::size_t> group_of,
+                                        std::size_t num_groups, std::span<const double> offsets) {
+  std::vector<std::size_t> out;
+  if (op != AggregateOp::kLimitRatio && param < 1) return out;
+  std::vector<std::vector<std::size_t>> members(num_groups);
+  std::vector<bool> seen(num_groups);
+  std::vector<std::size_t> order;  // groups in order of their first sample
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (!seen[group_of[i]]) {
+      seen[group_of[i]] = true;
+      order.push_back(group_of[i]);
+    }
     if (op == AggregateOp::kLimitRatio) {
-      double off = sample_offset((*in)[i].labels);
+      double off = offsets[i];
       if (!((param >= 0 && off < param) || (param < 0 && off >= 1 + param))) continue;
     }
     members[group_of[i]].push_back(i);
   }
-  for (auto& m : members) {
+  for (std::size_t g : order) {
+    auto& m = members[g];
     std::size_t n = m.size();
     if (op == AggregateOp::kTopk || op == AggregateOp::kBottomk) {
       // Prometheus keeps a heap: a later sample replaces an earlier one only
       // when strictly better, so ties go to the earlier series. NaN loses.
       bool top = op == AggregateOp::kTopk;
       auto better = [&](std::size_t a, std::size_t b) {
-        double x = (*in)[a].v, y = (*in)[b].v;
+        double x = values[a], y = values[b];
         if (std::isnan(x)) return false;
         if (std::isnan(y)) return true;
         return top ? x > y : x < y;
       };
       std::stable_sort(m.begin(), m.end(), better);
     }
-    if (op != AggregateOp::kLimitRatio) n = std::min<std::size_t>(n, static_cast<std::size_t>(k));
-    for (std::size_t j = 0; j < n; ++j) {
-      const Sample& x = (*in)[m[j]];
-      out.push_back({x.labels, 0, x.v});
-    }
+    if (op != AggregateOp::kLimitRatio)
+      n = std::min<std::size_t>(n, static_cast<std::size_t>(param));
+    out.insert(out.end(), m.begin(), m.begin() + static_cast<std::ptrdiff_t>(n));
   }
   return out;
 }

@@ -37,6 +37,21 @@ std::vector<std::pair<std::size_t, double>> aggregate_grouped(ast::AggregateOp o
                                                               std::span<const std::size_t> group_of,
                                                               std::size_t num_groups);
 
+// topk, bottomk, limitk: `param` is k, validated and truncated to an
+// integer; limit_ratio: the ratio, clamped to [-1, 1]. ExecutionError as
+// Prometheus words it (NaN, int64 overflow).
+double selection_param(ast::AggregateOp op, double param);
+// Where limit_ratio places a series in [0, 1): its label hash, as Prometheus.
+double ratio_offset(const Labels& labels);
+// The samples topk/bottomk/limitk/limit_ratio keep from one step, as
+// indices into `values`, group by group (groups in order of their first
+// sample). `param` comes from selection_param(); `offsets` (limit_ratio
+// only) is ratio_offset() of each sample's series.
+std::vector<std::size_t> select_samples(ast::AggregateOp op, double param,
+                                        std::span<const double> values,
+                                        std::span<const std::size_t> group_of,
+                                        std::size_t num_groups, std::span<const double> offsets);
+
 // The labels identifying `labels`' group under by(names) / without(names).
 Labels group_labels(const Labels& labels, const std::vector<std::string>& names, bool without);
 

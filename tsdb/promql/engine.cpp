@@ -712,9 +712,8 @@ class Evaluator {
     Matrix in = eval(*a.expr);
     StepCursor cur(in);
     SeriesBuilder b;
-    if (selects_samples(a.op) || a.op == ast::AggregateOp::kCountValues) {
-      // The result depends on each sample's own labels (or value, for
-      // count_values): aggregate each step's vector.
+    if (a.op == ast::AggregateOp::kCountValues) {
+      // The groups depend on each step's values: aggregate each step's vector.
       for (std::size_t i = 0; i < n; ++i) {
         Vector v = cur.vector_at(r_.at(i));
         if (v.empty()) continue;
@@ -732,16 +731,31 @@ class Evaluator {
       if (inserted) keys.push_back(std::move(key));
       series_group[s] = it->second;
     }
-    std::vector<double> values;
-    std::vector<std::size_t> group_of;
+    const bool select = selects_samples(a.op);
+    std::vector<double> series_offset;
+    if (a.op == ast::AggregateOp::kLimitRatio)
+      for (const auto& s : in) series_offset.push_back(ratio_offset(s.labels));
+    std::vector<double> values, offsets;
+    std::vector<std::size_t> group_of, series_of;
     for (std::size_t i = 0; i < n; ++i) {
       values.clear();
       group_of.clear();
+      series_of.clear();
+      offsets.clear();
       for (auto [s, v] : cur.at(r_.at(i))) {
         values.push_back(v);
         group_of.push_back(series_group[s]);
+        series_of.push_back(s);
+        if (!series_offset.empty()) offsets.push_back(series_offset[s]);
       }
       if (values.empty()) continue;
+      if (select) {
+        // topk & co keep whole samples: their series' own labels.
+        const double p = selection_param(a.op, param[i]);
+        for (std::size_t k : select_samples(a.op, p, values, group_of, keys.size(), offsets))
+          b.add(in[series_of[k]].labels, r_.at(i), values[k]);
+        continue;
+      }
       for (auto [g, v] : aggregate_grouped(a.op, param[i], values, group_of, keys.size()))
         b.add(keys[g], r_.at(i), v);
     }
