@@ -42,8 +42,8 @@ done
 BUILD=$(mkdir -p "$BUILD" && cd "$BUILD" && pwd)
 
 T_START=$(date +%s)
-log() { printf '[%s +%4ss] %s\n' "$(date +%H:%M:%S)" "$(($(date +%s) - T_START))" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=../lib/processes.sh
+. "$HERE/../lib/processes.sh"
 
 # ---------------------------------------------------------------------------
 # Work directory, processes, cleanup
@@ -58,21 +58,10 @@ LOGS=$WORK/logs
 COPIES=$WORK/data-copies
 mkdir -p "$LOGS"
 
-declare -A PROC_NAME=()
-PIDS=()  # in start order
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  local i pid
-  # Newest first, each waited for (up to 10 s): strata-tsdb goes before the
-  # broker it consumes from.
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    pid=${PIDS[$i]}
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_all
   # The copies are scratch; the source dirs (--from) were never touched.
   rm -rf "$COPIES" 2>/dev/null || true
   if [ $rc -ne 0 ]; then
@@ -84,41 +73,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-start() {  # NAME LOGFILE CMD...: runs CMD in the background; pid in $LAST_PID
-  local name=$1 logf=$2
-  shift 2
-  "$@" >"$logf" 2>&1 &
-  LAST_PID=$!
-  PROC_NAME[$LAST_PID]=$name
-  PIDS+=("$LAST_PID")
-  log "started $name (pid $LAST_PID, log $logf)"
-}
-
-alive_or_die() {  # PID LOG
-  kill -0 "$1" 2>/dev/null && return 0
-  tail -n 20 "$2" >&2 || true
-  die "${PROC_NAME[$1]:-process $1} exited unexpectedly; see $2"
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_http PID LOG URL TIMEOUT_S: until URL answers 200.
-wait_http() {
-  local pid=$1 logf=$2 url=$3 timeout=$4 code
-  local deadline=$(($(date +%s) + timeout))
-  while :; do
-    alive_or_die "$pid" "$logf"
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" || true)
-    [ "$code" = 200 ] && return 0
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      tail -n 20 "$logf" >&2 || true
-      die "${PROC_NAME[$pid]} not ready: $url answered '$code' after ${timeout}s; see $logf"
-    fi
-    sleep 0.2
-  done
-}
 
 # ---------------------------------------------------------------------------
 # Binaries

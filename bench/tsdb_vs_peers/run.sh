@@ -49,8 +49,8 @@ done
 [[ $MINUTES =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "run.sh: --minutes expects a number, got '$MINUTES'" >&2; exit 2; }
 
 T_START=$(date +%s)
-log() { printf '[%s +%4ss] %s\n' "$(date +%H:%M:%S)" "$(($(date +%s) - T_START))" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=../lib/processes.sh
+. "$HERE/../lib/processes.sh"
 
 # ---------------------------------------------------------------------------
 # Work directory, processes, cleanup
@@ -66,19 +66,10 @@ mkdir -p "$LOGS"
 RESULTS=$WORK/results.env
 : >"$RESULTS"
 
-declare -A PROC_NAME=()
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  local pid
-  for pid in "${!PROC_NAME[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${!PROC_NAME[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_all
   if [ -z "$KEEP" ]; then
     # Keep the small things (results, logs); drop data dirs and datasets.
     rm -rf "$WORK"/data "$WORK"/*.txt.tmp "$WORK"/dataset.txt "$WORK"/dataset.om 2>/dev/null || true
@@ -91,55 +82,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# start NAME LOGFILE CMD...: runs CMD in the background; its pid goes to $LAST_PID.
-start() {
-  local name=$1 logf=$2
-  shift 2
-  "$@" >"$logf" 2>&1 &
-  LAST_PID=$!
-  PROC_NAME[$LAST_PID]=$name
-  log "started $name (pid $LAST_PID, log $logf)"
-}
-
-# stop PID: SIGTERM, wait up to 30 s, then SIGKILL.
-stop() {
-  local pid=$1 name=${PROC_NAME[$1]:-?}
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "$name (pid $pid) ignored SIGTERM for 30 s; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-  unset "PROC_NAME[$pid]"
-}
-
-alive_or_die() {  # PID LOG
-  kill -0 "$1" 2>/dev/null && return 0
-  tail -n 20 "$2" >&2 || true
-  die "${PROC_NAME[$1]:-process $1} exited unexpectedly; see $2"
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_http PID LOG URL TIMEOUT_S [EXPECTED_STATUS]
-wait_http() {
-  local pid=$1 logf=$2 url=$3 timeout=$4 want=${5:-200} code
-  local deadline=$(($(date +%s) + timeout))
-  while :; do
-    alive_or_die "$pid" "$logf"
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" || true)
-    [ "$code" = "$want" ] && return 0
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      tail -n 20 "$logf" >&2 || true
-      die "${PROC_NAME[$pid]} not ready: $url answered '$code' (want $want) after ${timeout}s; see $logf"
-    fi
-    sleep 0.2
-  done
-}
 
 CLK_TCK=$(getconf CLK_TCK)
 # utime+stime of PID in clock ticks (fields 14 and 15 of /proc/PID/stat,
