@@ -19,6 +19,7 @@
 
 #include "common/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/prometheus_server.h"
 #include "tsdb/promql/parser.h"
 #include "tsdb/promql/printer.h"
 
@@ -26,8 +27,6 @@ using namespace strata;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr const char* kPrometheus = "/usr/bin/prometheus";
 
 // Both must accept these and print them identically. They cover every
 // construct of the grammar and every function Prometheus 2.42 has.
@@ -487,22 +486,8 @@ const char* const kPrometheus3Only[] = {
     "0x_1F",
 };
 
-class Prometheus {
+class Prometheus : public testing::PrometheusServer {
  public:
-  Prometheus() {
-    dir_ = testing::temp_dir("promql-vs-prometheus");
-    std::ofstream(dir_ + "/prometheus.yml") << "global:\n  scrape_interval: 1m\n";
-    port_ = testing::free_port();
-    proc_ = std::make_unique<testing::ChildProcess>(
-        "prometheus", kPrometheus,
-        std::vector<std::string>{"--config.file=" + dir_ + "/prometheus.yml",
-                                 "--storage.tsdb.path=" + dir_ + "/data",
-                                 "--web.listen-address=127.0.0.1:" + std::to_string(port_)});
-  }
-  bool ready() { return testing::wait_http_ok(base() + "/-/ready", 60s); }
-  void dump() const { proc_->dump(); }
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
   // {true, formatted} or {false, error message}.
   std::pair<bool, std::string> format(const std::string& query) {
     auto r =
@@ -514,9 +499,6 @@ class Prometheus {
   }
 
  private:
-  std::string dir_;
-  int port_ = 0;
-  std::unique_ptr<testing::ChildProcess> proc_;
   http::HttpClient client_;
   simdjson::dom::parser parser_;
 };
@@ -534,8 +516,9 @@ std::pair<bool, std::string> ours(const std::string& query) {
 
 TEST_CASE("promql parser agrees with Prometheus on what parses and how it prints",
           "[promql][prometheus]") {
-  if (access(kPrometheus, X_OK) != 0)
-    FAIL(kPrometheus << " is not installed: run scripts/setup.sh (it installs prometheus)");
+  if (!testing::prometheus_installed())
+    FAIL(testing::kPrometheusBinary
+         << " is not installed: run scripts/setup.sh (it installs prometheus)");
   Prometheus prom;
   if (!prom.ready()) {
     prom.dump();

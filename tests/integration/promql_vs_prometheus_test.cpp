@@ -31,6 +31,7 @@
 #include "common/http_client.h"
 #include "common/metrics_registry.h"
 #include "tests/support/process.h"
+#include "tests/support/prometheus_server.h"
 #include "tests/unit/tsdb_test_db.h"
 #include "tsdb/promql/engine.h"
 #include "tsdb/query_api.h"
@@ -40,9 +41,6 @@ using namespace std::chrono_literals;
 namespace promql = strata::tsdb::promql;
 
 namespace {
-
-constexpr const char* kPrometheus = "/usr/bin/prometheus";
-constexpr const char* kPromtool = "/usr/bin/promtool";
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;  // 2023-11-14T22:13:20Z, a multiple of 60 s
 constexpr std::int64_t kInterval = 15'000;
@@ -200,21 +198,9 @@ Canon canon_ours(const promql::QueryResult& r) {
   return c;
 }
 
-class Prometheus {
+class Prometheus : public testing::PrometheusServer {
  public:
-  explicit Prometheus(const std::string& data_dir) {
-    dir_ = testing::temp_dir("promql-engine-vs-prometheus");
-    std::ofstream(dir_ + "/prometheus.yml") << "global:\n  scrape_interval: 1m\n";
-    port_ = testing::free_port();
-    proc_ = std::make_unique<testing::ChildProcess>(
-        "prometheus", kPrometheus,
-        std::vector<std::string>{"--config.file=" + dir_ + "/prometheus.yml",
-                                 "--storage.tsdb.path=" + data_dir,
-                                 "--web.listen-address=127.0.0.1:" + std::to_string(port_)});
-  }
-  bool ready() { return testing::wait_http_ok(base() + "/-/ready", 60s); }
-  void dump() const { proc_->dump(); }
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  using PrometheusServer::PrometheusServer;
 
   http::ClientResponse raw(const std::string& path) { return client_.get(base() + path); }
 
@@ -265,9 +251,6 @@ class Prometheus {
   }
 
  private:
-  std::string dir_;
-  int port_ = 0;
-  std::unique_ptr<testing::ChildProcess> proc_;
   http::HttpClient client_;
   simdjson::dom::parser parser_;
 };
@@ -723,16 +706,18 @@ const char* known_difference(const std::string& q) {
 }  // namespace
 
 TEST_CASE("promql engine agrees with Prometheus on a shared dataset", "[promql][prometheus]") {
-  if (access(kPrometheus, X_OK) != 0 || access(kPromtool, X_OK) != 0)
-    FAIL(kPrometheus << " or " << kPromtool
-                     << " is not installed: run scripts/setup.sh (it installs prometheus)");
+  if (!testing::prometheus_installed())
+    FAIL(testing::kPrometheusBinary
+         << " or " << testing::kPromtoolBinary
+         << " is not installed: run scripts/setup.sh (it installs prometheus)");
   const auto data = dataset();
   REQUIRE(data.size() >= 20);
 
   std::string dir = testing::temp_dir("promql-engine-data");
   write_openmetrics(data, dir + "/data.om");
-  std::string cmd = std::string(kPromtool) + " tsdb create-blocks-from openmetrics " + dir +
-                    "/data.om " + dir + "/prom > " + dir + "/promtool.log 2>&1";
+  std::string cmd = std::string(testing::kPromtoolBinary) +
+                    " tsdb create-blocks-from openmetrics " + dir + "/data.om " + dir + "/prom > " +
+                    dir + "/promtool.log 2>&1";
   int rc = std::system(cmd.c_str());
   if (rc != 0) {
     std::ifstream log(dir + "/promtool.log");
