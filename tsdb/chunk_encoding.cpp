@@ -583,6 +583,25 @@ ChunkIterator::ChunkIterator(std::span<const std::uint8_t> chunk,
   if (enc_ != ChunkEncoding::kXor) read_packed_headers();
 }
 
+ChunkIterator::ChunkIterator(std::span<const std::uint8_t> chunk,
+                             std::span<const std::int64_t> timestamps)
+    : r_(chunk), size_(chunk.size()), ts_decoded_(timestamps) {
+  Header h = parse_header(chunk);
+  enc_ = h.enc;
+  n_ = h.n;
+  r_.skip(32);
+  if (enc_ != ChunkEncoding::kSharedTimestamps) {
+    throw ChunkFormatError("decoded timestamps given for a chunk that has its own", 1);
+  }
+  if (timestamps.size() != n_) {
+    throw ChunkFormatError("sample count " + std::to_string(n_) +
+                               " differs from its timestamp column's " +
+                               std::to_string(timestamps.size()),
+                           2);
+  }
+  read_packed_headers();
+}
+
 void ChunkIterator::fail(const char* what) const {
   throw ChunkFormatError(what, std::min(r_.byte_offset(), size_));
 }
@@ -709,9 +728,14 @@ bool ChunkIterator::next() {
     } else if (ts_it_) {
       ts_it_->next();
       t_ = ts_it_->t();
+    } else if (!ts_decoded_.empty()) {
+      t_ = ts_decoded_[0];
     } else {
       t_ = t0_;
     }
+  } else if (!ts_decoded_.empty()) {
+    t_ = ts_decoded_[i_];
+    next_value();
   } else if (ts_it_) {
     ts_it_->next();  // validated by its own iterator: strictly increasing
     t_ = ts_it_->t();
@@ -752,6 +776,14 @@ bool ChunkIterator::next() {
   ++i_;
   if (i_ == n_) finish();
   return true;
+}
+
+std::vector<std::int64_t> decode_timestamps(std::span<const std::uint8_t> chunk) {
+  ChunkIterator it(chunk);
+  std::vector<std::int64_t> out;
+  out.reserve(it.num_samples());
+  while (it.next()) out.push_back(it.t());
+  return out;
 }
 
 std::vector<wire::Sample> decode_chunk(std::span<const std::uint8_t> chunk,

@@ -141,6 +141,11 @@ class ChunkIterator {
  public:
   explicit ChunkIterator(std::span<const std::uint8_t> chunk,
                          std::span<const std::uint8_t> timestamps = {});
+  // A kSharedTimestamps chunk over its column already decoded (strictly
+  // increasing, as decode_timestamps() returns it): what a query uses when
+  // many series share one column. ChunkFormatError if `chunk` is not
+  // kSharedTimestamps or the counts differ.
+  ChunkIterator(std::span<const std::uint8_t> chunk, std::span<const std::int64_t> timestamps);
   // Advances to the next sample; false at the end.
   bool next();
   std::int64_t t() const { return t_; }
@@ -176,10 +181,11 @@ class ChunkIterator {
   std::uint32_t i_ = 0;
   std::int64_t t_ = 0;
   double v_ = 0;
-  std::uint64_t tdelta_ = 0;              // kXor
-  std::int64_t t0_ = 0;                   // packed: from the headers
-  DeltaStream ts_;                        // packed timestamps
-  std::unique_ptr<ChunkIterator> ts_it_;  // kSharedTimestamps: the column's cursor
+  std::uint64_t tdelta_ = 0;                  // kXor
+  std::int64_t t0_ = 0;                       // packed: from the headers
+  DeltaStream ts_;                            // packed timestamps
+  std::unique_ptr<ChunkIterator> ts_it_;      // kSharedTimestamps: the column's cursor
+  std::span<const std::int64_t> ts_decoded_;  // ... or the column, decoded
   std::uint8_t vkind_ = kValueXor;
   // XOR values
   std::uint64_t vbits_ = 0;
@@ -193,6 +199,8 @@ class ChunkIterator {
 
 std::vector<wire::Sample> decode_chunk(std::span<const std::uint8_t> chunk,
                                        std::span<const std::uint8_t> timestamps = {});
+// The timestamps of any chunk (a timestamp column), validated.
+std::vector<std::int64_t> decode_timestamps(std::span<const std::uint8_t> chunk);
 
 // Header-only peeks (throw ChunkFormatError if the header is bad).
 std::uint32_t chunk_num_samples(std::span<const std::uint8_t> chunk);

@@ -27,6 +27,7 @@ std::int64_t pick_resolution(const SelectHints& h) {
 // chunks in `chunks`.
 struct SeriesIterator::Stream {
   std::vector<ChunkRef> chunks;  // sorted by mint
+  TimestampColumnCache* columns = nullptr;
   std::vector<ChunkIterator> open;
   std::vector<bool> open_valid;
   std::size_t next_chunk = 0;
@@ -68,7 +69,9 @@ struct SeriesIterator::Stream {
   }
   void open_chunk(const ChunkRef& c) {
     try {
-      ChunkIterator it(c.bytes, c.timestamps);
+      ChunkIterator it = columns != nullptr && !c.timestamps.empty()
+                             ? ChunkIterator(c.bytes, columns->get(c.timestamps))
+                             : ChunkIterator(c.bytes, c.timestamps);
       if (it.next()) open.push_back(std::move(it));
     } catch (const ChunkFormatError& e) {
       spdlog::error("tsdb query: skipping undecodable chunk [{}, {}]: {}", c.mint, c.maxt,
@@ -98,10 +101,18 @@ std::vector<ChunkRef> of_aggr(const std::vector<ChunkRef>& all, Aggr a) {
 }  // namespace
 
 // streams_[0]: raw; [1]: the chosen aggregate, or sum; [2]: count (average).
+std::span<const std::int64_t> TimestampColumnCache::get(std::span<const std::uint8_t> column) {
+  auto key = std::make_pair(column.data(), column.size());
+  auto it = columns_.find(key);
+  if (it == columns_.end()) it = columns_.emplace(key, decode_timestamps(column)).first;
+  return it->second;
+}
+
 SeriesIterator::SeriesIterator(std::vector<ChunkRef> chunks, std::int64_t mint, std::int64_t maxt,
-                               std::optional<Aggr> aggr)
+                               std::optional<Aggr> aggr, TimestampColumnCache* columns)
     : mint_(mint), maxt_(maxt) {
   streams_.resize(3);
+  for (auto& s : streams_) s.columns = columns;
   streams_[0].chunks = of_aggr(chunks, Aggr::kRaw);
   if (aggr) {
     streams_[1].chunks = of_aggr(chunks, *aggr);

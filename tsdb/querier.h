@@ -19,8 +19,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/labels.h"
@@ -52,11 +55,27 @@ std::optional<Aggr> aggregate_for(std::string_view func);
 // The resolution a query reads: hints.resolution, else as SelectHints says.
 std::int64_t pick_resolution(const SelectHints& hints);
 
+// Decoded timestamp columns (chunk_encoding.h, kSharedTimestamps) for the
+// series of one query: a block stores one column for all the series scraped
+// together, so a query over many of them decodes each column once instead
+// of once per series. Keyed by the column's address and size, which stay
+// valid while the query holds the ChunkRefs pointing there: create one per
+// query, after select(), and drop it with the series. Not thread-safe.
+class TimestampColumnCache {
+ public:
+  // The column's timestamps; throws ChunkFormatError if it does not decode.
+  std::span<const std::int64_t> get(std::span<const std::uint8_t> column);
+
+ private:
+  std::map<std::pair<const std::uint8_t*, std::size_t>, std::vector<std::int64_t>> columns_;
+};
+
 class SeriesIterator {
  public:
   // `aggr`: which aggregate of downsampled chunks to yield; nullopt = sum/count.
+  // `columns` (optional, must outlive the iterator): shared decoded columns.
   SeriesIterator(std::vector<ChunkRef> chunks, std::int64_t mint, std::int64_t maxt,
-                 std::optional<Aggr> aggr = std::nullopt);
+                 std::optional<Aggr> aggr = std::nullopt, TimestampColumnCache* columns = nullptr);
   SeriesIterator(SeriesIterator&&) noexcept;
   SeriesIterator& operator=(SeriesIterator&&) noexcept;
   ~SeriesIterator();
@@ -82,7 +101,9 @@ struct Series {
   std::int64_t maxt = 0;
   std::optional<Aggr> aggr;  // for downsampled chunks
 
-  SeriesIterator iterator() const { return SeriesIterator(chunks, mint, maxt, aggr); }
+  SeriesIterator iterator(TimestampColumnCache* columns = nullptr) const {
+    return SeriesIterator(chunks, mint, maxt, aggr, columns);
+  }
   std::vector<wire::Sample> samples() const;  // the whole range, materialized
 };
 

@@ -202,6 +202,20 @@ TEST_CASE("block: chunks with the same timestamps share one column", "[tsdb][blo
     }
   }
   CHECK(with_column == 20);  // the lone series keeps its own timestamps
+  // Through a query's column cache: the same samples, one column decoded.
+  TimestampColumnCache columns;
+  for (const auto& d : all) {
+    auto want = Series{d.labels, d.chunks, kMinTime, kMaxTime, std::nullopt}.samples();
+    auto it = Series{d.labels, d.chunks, kMinTime, kMaxTime, std::nullopt}.iterator(&columns);
+    std::size_t k = 0;
+    while (it.next()) {
+      REQUIRE(k < want.size());
+      REQUIRE(it.t() == want[k].timestamp_ms);
+      REQUIRE(it.v() == want[k].value);
+      ++k;
+    }
+    REQUIRE(k == want.size());
+  }
 
   // A damaged column takes down the chunks that use it, and only those.
   auto c = b->index().series(b->index().all_postings().front()).chunks.at(0);

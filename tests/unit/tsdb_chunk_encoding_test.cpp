@@ -511,3 +511,27 @@ TEST_CASE("chunk codec: shared timestamps are checked against their column", "[t
                      << column.size() << " B");
   CHECK(values.size() * 2 < standalone.size());
 }
+
+TEST_CASE("chunk codec: a values-only chunk over its column decoded once", "[tsdb][chunk]") {
+  std::vector<Sample> s;
+  for (int i = 0; i < 300; ++i) s.push_back({1'700'000'000'000 + i * 15'000 + (i % 5), i * 0.25});
+  auto values = tsdb::encode_values_chunk(s);
+  auto column = tsdb::decode_timestamps(tsdb::encode_timestamps_chunk(s));
+  REQUIRE(column.size() == 300);
+  ChunkIterator it(values, std::span<const std::int64_t>(column));
+  std::size_t i = 0;
+  while (it.next()) {
+    REQUIRE(it.t() == s[i].timestamp_ms);
+    REQUIRE(bits(it.v()) == bits(s[i].value));
+    ++i;
+  }
+  CHECK(i == 300);
+  // A column of another length, or a chunk that has its own timestamps.
+  std::vector<std::int64_t> shorter(column.begin(), column.end() - 1);
+  CHECK_THROWS_WITH(ChunkIterator(values, std::span<const std::int64_t>(shorter)),
+                    Catch::Contains("differs from its timestamp column"));
+  CHECK_THROWS_AS(ChunkIterator(tsdb::encode_chunk(s), std::span<const std::int64_t>(column)),
+                  ChunkFormatError);
+  // A column that is itself values-only does not decode.
+  CHECK_THROWS_AS(tsdb::decode_timestamps(values), ChunkFormatError);
+}

@@ -356,7 +356,9 @@ class Evaluator {
     hints.resolution = q_.query_options.max_source_resolution;
     std::vector<RawSeries> out;
     std::size_t loaded = 0;
-    for (const auto& s : q_.store.select(matchers, mint, maxt, hints)) {
+    const auto selected = q_.store.select(matchers, mint, maxt, hints);
+    TimestampColumnCache columns;  // shared by the series, dropped before them
+    for (const auto& s : selected) {
       RawSeries r{s.labels, {}};
       // Chunk headers give the sample counts: one allocation per series
       // instead of a doubling sequence (an upper bound: chunks may reach
@@ -370,7 +372,7 @@ class Evaluator {
         }
       }
       r.points.reserve(bound);
-      auto it = s.iterator();
+      auto it = s.iterator(&columns);
       while (it.next()) {
         if (it.t() < mint) continue;
         if (it.t() > maxt) break;
