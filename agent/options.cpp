@@ -9,23 +9,7 @@
 
 namespace strata::agent {
 
-namespace {
-
 using config::ConfigError;
-
-std::chrono::milliseconds positive_duration(const config::Config& cfg, const std::string& key) {
-  auto d = cfg.duration(key);
-  if (d.count() <= 0) throw ConfigError("config key '" + key + "': must be greater than 0");
-  return d;
-}
-
-std::size_t positive_size(const config::Config& cfg, const std::string& key) {
-  auto v = cfg.integer(key);
-  if (v <= 0) throw ConfigError("config key '" + key + "': must be greater than 0");
-  return static_cast<std::size_t>(v);
-}
-
-}  // namespace
 
 void add_options(config::Schema& s) {
   using config::Type;
@@ -84,11 +68,11 @@ AgentOptions AgentOptions::from_config(const config::Config& cfg) {
         "config key 'agent.collector_url': expected an http:// or https:// URL, got '" +
         cfg.str("agent.collector_url") + "'");
 
-  o.interval = positive_duration(cfg, "agent.interval");
-  o.flush_interval = positive_duration(cfg, "agent.flush_interval");
-  o.rescan_interval = positive_duration(cfg, "agent.rescan_interval");
-  o.max_line_bytes = positive_size(cfg, "agent.max_line_bytes");
-  o.queue_max_bytes = positive_size(cfg, "agent.queue_max_bytes");
+  o.interval = cfg.positive_duration("agent.interval");
+  o.flush_interval = cfg.positive_duration("agent.flush_interval");
+  o.rescan_interval = cfg.positive_duration("agent.rescan_interval");
+  o.max_line_bytes = static_cast<std::size_t>(cfg.positive_integer("agent.max_line_bytes"));
+  o.queue_max_bytes = static_cast<std::size_t>(cfg.positive_integer("agent.queue_max_bytes"));
 
   for (auto& f : cfg.list("agent.files"))
     if (!f.empty()) o.files.push_back(f);

@@ -321,6 +321,16 @@ bool Config::boolean(const std::string& key) const {
 std::chrono::milliseconds Config::duration(const std::string& key) const {
   return parse_duration(get(key, Type::kDuration).scalar, key);
 }
+std::chrono::milliseconds Config::positive_duration(const std::string& key) const {
+  auto d = duration(key);
+  if (d.count() <= 0) throw ConfigError("config key '" + key + "': must be greater than 0");
+  return d;
+}
+std::int64_t Config::positive_integer(const std::string& key) const {
+  auto v = integer(key);
+  if (v <= 0) throw ConfigError("config key '" + key + "': must be greater than 0");
+  return v;
+}
 std::vector<std::string> Config::list(const std::string& key) const {
   return get(key, Type::kList).list;
 }

@@ -86,6 +86,10 @@ class Config {
   double number(const std::string& key) const;
   bool boolean(const std::string& key) const;
   std::chrono::milliseconds duration(const std::string& key) const;
+  // The same, for settings that must be greater than 0 (ConfigError naming
+  // the key otherwise).
+  std::chrono::milliseconds positive_duration(const std::string& key) const;
+  std::int64_t positive_integer(const std::string& key) const;
   std::vector<std::string> list(const std::string& key) const;
   std::map<std::string, std::string> string_map(const std::string& key) const;
   // Where a key's value came from: "default", "flag --x", "FILE line N".

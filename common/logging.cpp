@@ -21,10 +21,7 @@ class JsonFormatter final : public spdlog::formatter {
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     std::string out = "{\"ts\":\"";
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch());
-    std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    out += fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", tm, static_cast<int>(ms.count() % 1000));
+    out += format_rfc3339_ms(ms.count());
     out += "\",\"level\":\"";
     auto lv = spdlog::level::to_string_view(msg.level);
     out.append(lv.data(), lv.size());
@@ -85,6 +82,13 @@ void setup(const std::string& level, const std::string& format) {
   }
   logger->set_level(lv);
   spdlog::set_default_logger(logger);
+}
+
+std::string format_rfc3339_ms(std::int64_t unix_ms) {
+  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", tm, static_cast<int>(unix_ms % 1000));
 }
 
 }  // namespace strata::logging

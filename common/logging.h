@@ -4,6 +4,7 @@
 // starting threads; after that spdlog's default logger is thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,5 +17,9 @@ void setup(const std::string& level, const std::string& format);
 // JSON-escapes `s` (quotes, backslash, control characters), appending to `out`.
 // Shared by the JSON log format and the JSON responses of the services.
 void append_json_escaped(std::string& out, std::string_view s);
+
+// RFC 3339 in UTC with milliseconds ("2023-11-14T22:13:20.123Z"), as Go
+// prints a time.Time: the JSON log format and the APIs' timestamps.
+std::string format_rfc3339_ms(std::int64_t unix_ms);
 
 }  // namespace strata::logging

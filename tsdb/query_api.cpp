@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -153,17 +151,6 @@ http::Response string_list(std::vector<std::string> items, std::size_t limit) {
   }
   data += ']';
   return success(data, truncated);
-}
-
-// RFC 3339 in UTC with milliseconds, as Go prints a time.Time in JSON.
-std::string format_rfc3339(std::int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
 }
 
 std::int64_t system_now_ms() {
@@ -614,12 +601,12 @@ http::Response QueryApi::buildinfo(const http::Request&) const {
 
 http::Response QueryApi::runtimeinfo(const http::Request&) const {
   std::string data = R"({"startTime":")";
-  data += format_rfc3339(start_ms_);
+  data += logging::format_rfc3339_ms(start_ms_);
   data += R"(","CWD":")";
   std::error_code ec;
   logging::append_json_escaped(data, std::filesystem::current_path(ec).string());
   data += R"(","reloadConfigSuccess":true,"lastConfigTime":")";
-  data += format_rfc3339(start_ms_);
+  data += logging::format_rfc3339_ms(start_ms_);
   data += R"(","corruptionCount":)";
   data += std::to_string(store_.open_report().corruptions.size());
   data += R"(,"goroutineCount":0,"GOMAXPROCS":)";

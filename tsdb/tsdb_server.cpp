@@ -61,11 +61,7 @@ DBOptions db_options(const config::Config& cfg) {
   } catch (const std::invalid_argument& e) {
     throw config::ConfigError(std::string("config key 'tsdb.wal.fsync': ") + e.what());
   }
-  auto positive = [&](const char* key) {
-    auto d = cfg.duration(key).count();
-    if (d <= 0) throw config::ConfigError(std::string("config key '") + key + "': must be > 0");
-    return static_cast<std::int64_t>(d);
-  };
+  auto positive = [&](const char* key) { return cfg.positive_duration(key).count(); };
   o.block_range_ms = positive("tsdb.block_range");
   if (o.block_range_ms < 60'000)
     throw config::ConfigError("config key 'tsdb.block_range': must be at least 1m");
@@ -96,24 +92,15 @@ IngesterOptions ingester_options(const config::Config& cfg) {
   if (max < 1 || max > 1'000'000)
     throw config::ConfigError("config key 'tsdb.ingest.max_poll_messages': expected 1..1000000");
   o.max_poll_messages = static_cast<std::size_t>(max);
-  o.poll_timeout = cfg.duration("tsdb.ingest.poll_timeout");
-  if (o.poll_timeout.count() <= 0)
-    throw config::ConfigError("config key 'tsdb.ingest.poll_timeout': must be > 0");
+  o.poll_timeout = cfg.positive_duration("tsdb.ingest.poll_timeout");
   return o;
 }
 
 QueryApiOptions query_options(const config::Config& cfg) {
   QueryApiOptions o;
-  o.lookback_delta = cfg.duration("tsdb.lookback_delta");
-  if (o.lookback_delta.count() <= 0)
-    throw config::ConfigError("config key 'tsdb.lookback_delta': must be > 0");
-  auto max_samples = cfg.integer("tsdb.query.max_samples");
-  if (max_samples <= 0)
-    throw config::ConfigError("config key 'tsdb.query.max_samples': must be > 0");
-  o.engine.max_samples = static_cast<std::size_t>(max_samples);
-  o.engine.timeout = cfg.duration("tsdb.query.timeout");
-  if (o.engine.timeout.count() <= 0)
-    throw config::ConfigError("config key 'tsdb.query.timeout': must be > 0");
+  o.lookback_delta = cfg.positive_duration("tsdb.lookback_delta");
+  o.engine.max_samples = static_cast<std::size_t>(cfg.positive_integer("tsdb.query.max_samples"));
+  o.engine.timeout = cfg.positive_duration("tsdb.query.timeout");
   auto conc = cfg.integer("tsdb.query.max_concurrency");
   if (conc <= 0 || conc > 10000)
     throw config::ConfigError("config key 'tsdb.query.max_concurrency': must be 1..10000");

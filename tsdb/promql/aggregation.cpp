@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 
+#include "common/wire_format.h"
 #include "tsdb/promql/engine.h"
 #include "tsdb/promql/function_eval.h"
 
@@ -22,17 +23,6 @@ struct Group {
   bool incremental = false;    // avg switched to the incremental mean
   std::vector<double> values;  // quantile
 };
-
-bool valid_label_name(std::string_view s) {
-  if (s.empty()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-          (i > 0 && c >= '0' && c <= '9')))
-      return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -52,7 +42,8 @@ Vector aggregate(const ast::AggregateExpr& e, double param, const std::string& l
   std::vector<std::string> grouping = e.grouping;
   Vector relabeled;
   if (op == AggregateOp::kCountValues) {
-    if (!valid_label_name(label)) throw ExecutionError("invalid label name \"" + label + "\"");
+    if (!wire::valid_label_name(label))
+      throw ExecutionError("invalid label name \"" + label + "\"");
     relabeled = input;
     for (auto& s : relabeled) s.labels.set(label, fn::format_value(s.v));
     if (!e.without) grouping.push_back(label);
@@ -60,15 +51,9 @@ Vector aggregate(const ast::AggregateExpr& e, double param, const std::string& l
   }
   if (selects_samples(op)) param = selection_param(op, param);
 
-  std::map<Labels, std::size_t> index;
-  std::vector<Labels> keys;
-  std::vector<std::size_t> group_of(in->size());
-  for (std::size_t i = 0; i < in->size(); ++i) {
-    Labels key = group_labels((*in)[i].labels, grouping, e.without);
-    auto [it, inserted] = index.try_emplace(key, keys.size());
-    if (inserted) keys.push_back(std::move(key));
-    group_of[i] = it->second;
-  }
+  const auto [keys, group_of] = assign_groups(
+      in->size(), [&](std::size_t i) -> const Labels& { return (*in)[i].labels; }, grouping,
+      e.without);
 
   Vector out;
   if (!selects_samples(op)) {

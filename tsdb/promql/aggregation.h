@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <span>
 #include <string>
 #include <utility>
@@ -54,5 +55,27 @@ std::vector<std::size_t> select_samples(ast::AggregateOp op, double param,
 
 // The labels identifying `labels`' group under by(names) / without(names).
 Labels group_labels(const Labels& labels, const std::vector<std::string>& names, bool without);
+
+// The groups of n label sets (labels_at(i) -> const Labels&): label set i
+// belongs to keys[group_of[i]]; groups are numbered in order of first
+// appearance, which is the order aggregations output them in.
+struct Groups {
+  std::vector<Labels> keys;
+  std::vector<std::size_t> group_of;
+};
+template <class LabelsAt>
+Groups assign_groups(std::size_t n, LabelsAt labels_at, const std::vector<std::string>& names,
+                     bool without) {
+  Groups g;
+  g.group_of.resize(n);
+  std::map<Labels, std::size_t> index;
+  for (std::size_t i = 0; i < n; ++i) {
+    Labels key = group_labels(labels_at(i), names, without);
+    auto [it, inserted] = index.try_emplace(key, g.keys.size());
+    if (inserted) g.keys.push_back(std::move(key));
+    g.group_of[i] = it->second;
+  }
+  return g;
+}
 
 }  // namespace strata::tsdb::promql

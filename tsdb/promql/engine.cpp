@@ -724,15 +724,9 @@ class Evaluator {
       return b.take();
     }
     // A series' group is the same at every step: compute it once.
-    std::map<Labels, std::size_t> index;
-    std::vector<Labels> keys;
-    std::vector<std::size_t> series_group(in.size());
-    for (std::size_t s = 0; s < in.size(); ++s) {
-      Labels key = group_labels(in[s].labels, a.grouping, a.without);
-      auto [it, inserted] = index.try_emplace(key, keys.size());
-      if (inserted) keys.push_back(std::move(key));
-      series_group[s] = it->second;
-    }
+    const auto [keys, series_group] = assign_groups(
+        in.size(), [&](std::size_t s) -> const Labels& { return in[s].labels; }, a.grouping,
+        a.without);
     const bool select = selects_samples(a.op);
     std::vector<double> series_offset;
     if (a.op == ast::AggregateOp::kLimitRatio)
