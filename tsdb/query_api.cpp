@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/wire_format.h"
+#include "tsdb/promql/ast_json.h"
 #include "tsdb/promql/parser.h"
 #include "tsdb/promql/printer.h"
 #include "tsdb/promql/selector.h"
@@ -227,15 +228,7 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
 
 }  // namespace
 
-std::string format_sample_value(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  // Fixed notation of DBL_MAX or of the smallest subnormal is ~330 chars.
-  char buf[400];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
-  if (ec != std::errc()) return wire::format_value(v);
-  return std::string(buf, p);
-}
+std::string format_sample_value(double v) { return promql::format_number(v); }
 
 std::string format_timestamp(std::int64_t ms) {
   // Exact integer arithmetic; equals Go's FormatFloat(float64(ms)/1000,'f',-1)
@@ -307,6 +300,8 @@ void QueryApi::register_routes(http::HttpServer& server) {
   for (const char* method : {"GET", "POST"}) {
     server.add_route(method, "/api/v1/format_query",
                      [this](const http::Request& r) { return format_query(r); });
+    server.add_route(method, "/api/v1/parse_query",
+                     [this](const http::Request& r) { return parse_query(r); });
     server.add_route(method, "/api/v1/query_exemplars",
                      [](const http::Request&) { return success("[]", false); });
   }
@@ -576,17 +571,27 @@ http::Response QueryApi::series(const http::Request& req) const {
   });
 }
 
+// The tree of the `query` parameter, for the endpoints that only parse it.
+promql::ast::ExprPtr parse_query_param(const http::Request& req) {
+  try {
+    return promql::parse_expr(param_or_empty(req, "query"));
+  } catch (const promql::ParseError& e) {
+    throw BadData("invalid parameter \"query\": " + std::string(e.what()));
+  }
+}
+
 http::Response QueryApi::format_query(const http::Request& req) const {
   return guarded(queries_, bad_requests_, [&] {
-    std::string q = param_or_empty(req, "query");
-    std::string formatted;
-    try {
-      formatted = promql::to_string(*promql::parse_expr(q));
-    } catch (const promql::ParseError& e) {
-      throw BadData("invalid parameter \"query\": " + std::string(e.what()));
-    }
     std::string data;
-    append_string(data, formatted);
+    append_string(data, promql::to_string(*parse_query_param(req)));
+    return success(data, false);
+  });
+}
+
+http::Response QueryApi::parse_query(const http::Request& req) const {
+  return guarded(queries_, bad_requests_, [&] {
+    std::string data;
+    promql::append_ast_json(data, *parse_query_param(req));
     return success(data, false);
   });
 }

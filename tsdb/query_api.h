@@ -9,6 +9,7 @@
 //   GET      /api/v1/label/<name>/values match[]=, start=, end=, limit=
 //   GET|POST /api/v1/series              match[]= (required), start=, end=, limit=
 //   GET|POST /api/v1/format_query        query=: the expression in canonical form
+//   GET|POST /api/v1/parse_query         query=: the syntax tree as JSON (promql/ast_json.h)
 //   GET      /api/v1/status/buildinfo    version (Prometheus-compatible) and Strata's
 //   GET      /api/v1/status/runtimeinfo  start time, storage retention, corruptions
 //   GET      /api/v1/status/tsdb         cardinality: head stats, top metrics, labels
@@ -62,6 +63,7 @@ class QueryApi {
   http::Response label_values(const http::Request& req) const;
   http::Response series(const http::Request& req) const;
   http::Response format_query(const http::Request& req) const;
+  http::Response parse_query(const http::Request& req) const;
   http::Response buildinfo(const http::Request& req) const;
   http::Response runtimeinfo(const http::Request& req) const;
   http::Response tsdb_status(const http::Request& req) const;

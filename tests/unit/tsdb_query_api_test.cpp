@@ -366,3 +366,47 @@ TEST_CASE("query api: range queries and their parameter errors", "[tsdb][api]") 
   check({{"query", "up["}, {"start", "0"}, {"end", "5"}, {"step", "1"}},
         "invalid parameter \\\"query\\\": parse error at char 4: unclosed left bracket");
 }
+
+// Expected bodies are what Prometheus 3.0's translateAST serialises (Go maps:
+// keys sorted), so tools reading parse_query see the same bytes.
+TEST_CASE("query api: parse_query returns Prometheus's JSON syntax tree", "[tsdb][api]") {
+  Fixture f;
+  auto parse = [&](const std::string& q) {
+    return f.api.parse_query(request("/api/v1/parse_query", {{"query", q}}));
+  };
+  auto r = parse("up{job=\"a\"}[5m] offset 1m");
+  CHECK(r.status == 200);
+  CHECK(r.body ==
+        R"({"status":"success","data":{"matchers":[{"name":"job","type":"=","value":"a"},)"
+        R"({"name":"__name__","type":"=","value":"up"}],"name":"up","offset":60000,)"
+        R"("range":300000,"startOrEnd":null,"timestamp":null,"type":"matrixSelector"}})");
+  r = parse("sum by (job) (rate(x[1m] @ 10)) > bool on (job) group_left (a) y");
+  CHECK(r.body ==
+        R"({"status":"success","data":{"bool":true,"lhs":{"expr":{"args":[{"matchers":)"
+        R"([{"name":"__name__","type":"=","value":"x"}],"name":"x","offset":0,"range":60000,)"
+        R"("startOrEnd":null,"timestamp":10000,"type":"matrixSelector"}],"func":{"argTypes":)"
+        R"(["matrix"],"name":"rate","returnType":"vector","variadic":0},"type":"call"},)"
+        R"("grouping":["job"],"op":"sum","param":null,"type":"aggregation","without":false},)"
+        R"("matching":{"card":"many-to-one","include":["a"],"labels":["job"],"on":true},)"
+        R"("op":">","rhs":{"matchers":[{"name":"__name__","type":"=","value":"y"}],"name":"y",)"
+        R"("offset":0,"startOrEnd":null,"timestamp":null,"type":"vectorSelector"},)"
+        R"("type":"binaryExpr"}})");
+  r = parse("-(1.5 * 2) + max_over_time(topk(3, z)[10m:] @ end())");
+  CHECK(r.status == 200);
+  CHECK(r.body.find(R"({"bool":false,"lhs":{"expr":{"expr":{"bool":false,"lhs":)"
+                    R"({"type":"numberLiteral","val":"1.5"},"matching":null,"op":"*",)") !=
+        std::string::npos);
+  CHECK(r.body.find(R"("op":"-","type":"unaryExpr"})") != std::string::npos);
+  CHECK(r.body.find(R"("offset":0,"range":600000,"startOrEnd":"end","step":0,)"
+                    R"("timestamp":null,"type":"subquery"})") != std::string::npos);
+  CHECK(r.body.find(R"("param":{"type":"numberLiteral","val":"3"})") != std::string::npos);
+  r = parse("label_join(up, \"d\", \",\", \"a\", \"b\")");
+  CHECK(r.body.find(R"("argTypes":["vector","string","string","string"],)"
+                    R"("name":"label_join","returnType":"vector","variadic":-1})") !=
+        std::string::npos);
+  CHECK(r.body.find(R"({"type":"stringLiteral","val":","})") != std::string::npos);
+  auto bad = parse("sum(");
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find(R"("errorType":"bad_data")") != std::string::npos);
+  CHECK(bad.body.find("invalid parameter \\\"query\\\"") != std::string::npos);
+}

@@ -8,6 +8,7 @@
 #include "common/wire_format.h"
 #include "tsdb/promql/engine.h"
 #include "tsdb/promql/function_eval.h"
+#include "tsdb/promql/printer.h"
 
 namespace strata::tsdb::promql {
 
@@ -45,7 +46,7 @@ Vector aggregate(const ast::AggregateExpr& e, double param, const std::string& l
     if (!wire::valid_label_name(label))
       throw ExecutionError("invalid label name \"" + label + "\"");
     relabeled = input;
-    for (auto& s : relabeled) s.labels.set(label, fn::format_value(s.v));
+    for (auto& s : relabeled) s.labels.set(label, format_number(s.v));
     if (!e.without) grouping.push_back(label);
     in = &relabeled;
   }
@@ -75,12 +76,11 @@ Vector aggregate(const ast::AggregateExpr& e, double param, const std::string& l
 
 double selection_param(ast::AggregateOp op, double param) {
   if (op == AggregateOp::kLimitRatio) {
-    if (std::isnan(param))
-      throw ExecutionError("Ratio value " + fn::format_value(param) + " is NaN");
+    if (std::isnan(param)) throw ExecutionError("Ratio value " + format_number(param) + " is NaN");
     return std::clamp(param, -1.0, 1.0);
   }
   if (std::isnan(param) || param >= 9.2233720368547758e18 || param <= -9.2233720368547758e18)
-    throw ExecutionError("Scalar value " + fn::format_value(param) + " overflows int64");
+    throw ExecutionError("Scalar value " + format_number(param) + " overflows int64");
   return static_cast<double>(static_cast<std::int64_t>(param));
 }
 

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "tsdb/promql/engine.h"
+#include "tsdb/promql/printer.h"
 
 namespace strata::tsdb::promql::fn {
 
@@ -268,14 +269,6 @@ double go_min(double a, double b) {
   if (std::isnan(a) || std::isnan(b)) return NAN;
   if (a == 0 && b == 0) return std::signbit(a) ? a : b;
   return a < b ? a : b;
-}
-
-std::string format_value(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[400];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
-  return std::string(buf, r.ptr);
 }
 
 bool is_range_function(std::string_view name) {
@@ -627,7 +620,7 @@ Vector histogram_quantile(double q, const Vector& in, std::vector<std::string>* 
   }
   if (warnings && (q < 0 || q > 1 || std::isnan(q)) && !groups.empty())
     warnings->push_back("PromQL warning: quantile value should be between 0 and 1, got " +
-                        format_value(q));
+                        format_number(q));
   Vector out;
   for (auto& key : order) {
     double v = bucket_quantile(q, groups[key]);

@@ -80,8 +80,4 @@ void kahan_add(double inc, double& sum, double& c);
 double go_max(double a, double b);
 double go_min(double a, double b);
 
-// strconv.FormatFloat(v, 'f', -1, 64): how Prometheus prints a value in a
-// label (count_values).
-std::string format_value(double v);
-
 }  // namespace strata::tsdb::promql::fn
