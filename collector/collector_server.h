@@ -1,9 +1,13 @@
-// CollectorServer: the ingest gateway process. Owns the HTTP service (push
-// endpoints + /metrics /healthz /readyz) and the Kafka producer; stateless,
-// so any number of collectors can run behind a load balancer.
+// CollectorServer: the ingest gateway process. Owns the HTTP service (the
+// push endpoints of PushApi + /metrics /healthz /readyz), the Kafka producer,
+// the Publisher and the token authentication; stateless, so any number of
+// collectors can run behind a load balancer.
 //
 // Readiness follows Kafka: while no broker is reachable /readyz answers 503,
 // and pushes answer 503 with Retry-After (never accept-and-drop).
+//
+// Thread-safety: start(), stop() from the controlling thread; reload() from
+// any thread (the SIGHUP handler).
 #pragma once
 
 #include <memory>
@@ -16,20 +20,28 @@
 namespace strata::collector {
 
 class PushApi;
+class Publisher;
+class TokenAuth;
 
 void add_options(config::Schema& schema);
 
 class CollectorServer {
  public:
+  // Throws config::ConfigError on a bad option, tokens file or relabel file.
   explicit CollectorServer(const config::Config& cfg);
   ~CollectorServer();
   void start();
   void stop();
+  // Re-reads the tokens file (SIGHUP). Returns false if it failed to load
+  // (the previous tokens stay in force).
+  bool reload();
   std::string url() const { return service_->url(); }
 
  private:
   std::unique_ptr<Service> service_;
   std::unique_ptr<kafka::KafkaProducer> producer_;
+  std::unique_ptr<TokenAuth> auth_;
+  std::unique_ptr<Publisher> publisher_;
   std::unique_ptr<PushApi> push_;
 };
 

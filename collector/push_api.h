@@ -1,65 +1,60 @@
-// PushApi: the collector's native ingest endpoints.
+// PushApi: the collector's ingest endpoints, one per protocol a sender may
+// already speak. Each handler authenticates (TokenAuth), checks the media
+// type and encodings, decodes the body with its protocol's decoder and hands
+// the batch to the Publisher, which validates, enriches, relabels and
+// publishes it to Kafka -- the same steps and the same Kafka messages for
+// every protocol:
 //
-//   POST /api/v1/push/metrics   body: wire-format metrics batch (docs/format/wire.md)
-//   POST /api/v1/push/logs      body: wire-format logs batch
+//   POST /api/v1/push/metrics       native wire-format metrics batch (docs/format/wire.md)
+//   POST /api/v1/push/logs          native wire-format logs batch
+//   POST /api/v1/write              Prometheus remote-write 1.0 (snappy + protobuf)
+//   POST /loki/api/v1/push          Loki push, JSON or snappy + protobuf
+//   POST /api/v1/import/prometheus  Prometheus text exposition format
 //
-// A request is validated whole (any error -> 400 naming the JSON path, nothing
-// published), enriched with the configured static labels (a label the client
-// already set is kept: the host knows best), split into one Kafka message per
-// series / stream keyed by its fingerprint, and published. The response is
-// 204 only after Kafka acknowledged every message; if Kafka cannot take them
-// within the ack timeout the answer is 503 with Retry-After and the client
-// must resend (at-least-once: the stores deduplicate a partial publish).
+// Status codes (docs/collector.md): 204 once Kafka acknowledged everything;
+// 400 malformed or invalid (whole request rejected, nothing published), 401
+// missing/unknown token, 413 too large, 415 unsupported media type or
+// encoding, 503 + Retry-After when Kafka cannot take it.
 //
-// Thread-safety: handlers run concurrently on the HTTP handler pool; the
-// shared KafkaProducer is thread-safe.
+// Thread-safety: handlers run concurrently on the HTTP handler pool.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
-#include <string>
+#include <optional>
 
+#include "collector/publisher.h"
+#include "collector/token_auth.h"
 #include "common/http_server.h"
-#include "common/kafka_bus.h"
-#include "common/labels.h"
 #include "common/metrics_registry.h"
 
 namespace strata::collector {
 
-struct PushLimits {
-  std::size_t max_series_per_request = 100'000;
-  std::size_t max_labels_per_series = 64;
-  std::size_t max_label_value_bytes = 4096;
-  std::size_t max_line_bytes = 256 * 1024;
-};
-
 class PushApi {
  public:
-  PushApi(kafka::KafkaProducer& producer, std::string metrics_topic, std::string logs_topic,
-          Labels static_labels, PushLimits limits, std::chrono::milliseconds ack_timeout,
+  // `max_body_bytes` bounds bodies the handlers decompress themselves
+  // (snappy), as the HTTP server bounds gzip/zstd ones.
+  PushApi(Publisher& publisher, TokenAuth& auth, std::size_t max_body_bytes,
           metrics::Registry& registry);
 
   void register_routes(http::HttpServer& server);
 
   http::Response push_metrics(const http::Request& req);
   http::Response push_logs(const http::Request& req);
+  http::Response remote_write(const http::Request& req);
+  http::Response loki_push(const http::Request& req);
+  http::Response import_prometheus(const http::Request& req);
 
  private:
-  // Adds static labels the client did not set.
-  void enrich(Labels& labels) const;
-  http::Response publish(std::vector<kafka::OutMessage> messages, const char* what);
+  http::Response reject(const char* protocol, int status, std::string message);
+  std::optional<http::Response> check_no_snappy(const http::Request& req, const char* protocol,
+                                                const char* path);
 
-  kafka::KafkaProducer& producer_;
-  std::string metrics_topic_, logs_topic_;
-  Labels static_labels_;
-  PushLimits limits_;
-  std::chrono::milliseconds ack_timeout_;
-  metrics::Counter& requests_ok_;
-  metrics::Counter& requests_bad_;
-  metrics::Counter& requests_unavailable_;
-  metrics::Counter& samples_published_;
-  metrics::Counter& lines_published_;
-  metrics::Histogram& publish_seconds_;
+  Publisher& publisher_;
+  TokenAuth& auth_;
+  std::size_t max_body_bytes_;
+  metrics::Counter& exemplars_dropped_;
+  metrics::Counter& histograms_dropped_;
+  metrics::Counter& lines_sanitized_;
 };
 
 }  // namespace strata::collector

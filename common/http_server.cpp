@@ -219,28 +219,44 @@ std::string zstd_body(std::string_view in, std::size_t cap) {
 }
 
 // Content-Encoding lists codings in the order they were applied, so they are
-// undone last to first.
-std::string decode_body(std::string body, std::string_view header, std::size_t cap) {
+// undone last to first. Undoing stops at the last-applied pass-through coding
+// (ServerOptions::passthrough_encodings): that one and every coding applied
+// before it are left to the handler, and returned (comma-separated, in header
+// order) so that it can see them.
+std::string decode_body(std::string& body, std::string_view header, std::size_t cap,
+                        const std::vector<std::string>& passthrough) {
   std::vector<std::string> codings;
   while (!header.empty()) {
     const auto comma = header.find(',');
     const std::string coding = to_lower(trim(header.substr(0, comma)));
     header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
     if (coding.empty() || coding == "identity") continue;
-    if (coding != "gzip" && coding != "x-gzip" && coding != "deflate" && coding != "zstd") {
-      throw RequestError(
-          415, "unsupported Content-Encoding: " + coding + " (supported: gzip, deflate, zstd)");
-    }
     codings.push_back(coding);
   }
-  for (auto it = codings.rbegin(); it != codings.rend() && !body.empty(); ++it) {
-    if (*it == "zstd") {
-      body = zstd_body(body, cap);
-    } else {
-      body = inflate_body(body, *it != "deflate", cap);
+  std::size_t keep = 0;  // codings[0, keep) go to the handler undecoded
+  for (std::size_t i = codings.size(); i > 0; --i) {
+    if (std::find(passthrough.begin(), passthrough.end(), codings[i - 1]) != passthrough.end()) {
+      keep = i;
+      break;
     }
   }
-  return body;
+  for (std::size_t i = keep; i < codings.size(); ++i) {
+    const std::string& c = codings[i];
+    if (c != "gzip" && c != "x-gzip" && c != "deflate" && c != "zstd") {
+      throw RequestError(
+          415, "unsupported Content-Encoding: " + c + " (supported: gzip, deflate, zstd)");
+    }
+  }
+  for (std::size_t i = codings.size(); i > keep && !body.empty(); --i) {
+    if (codings[i - 1] == "zstd") {
+      body = zstd_body(body, cap);
+    } else {
+      body = inflate_body(body, codings[i - 1] != "deflate", cap);
+    }
+  }
+  std::string left;
+  for (std::size_t i = 0; i < keep; ++i) left += (i ? ", " : "") + codings[i];
+  return left;
 }
 
 std::string media_type(std::string_view content_type) {
@@ -703,10 +719,15 @@ Request HttpServer::Impl::build_request(WireRequest& msg, const std::string& rem
   req.body = std::move(msg.body());
 
   if (auto enc = req.headers.find("content-encoding"); enc != req.headers.end()) {
-    req.body = decode_body(std::move(req.body), enc->second, options.max_body_bytes);
-    // The handler sees a plain body; leaving the header would invite it to
-    // decode a second time.
-    req.headers.erase(enc);
+    std::string left =
+        decode_body(req.body, enc->second, options.max_body_bytes, options.passthrough_encodings);
+    // The handler sees the body as decoded so far and only the codings left
+    // to it; leaving decoded ones in the header would invite a second decode.
+    if (left.empty()) {
+      req.headers.erase(enc);
+    } else {
+      enc->second = std::move(left);
+    }
     req.headers["content-length"] = std::to_string(req.body.size());
   }
   if (req.method == "POST") {

@@ -14,7 +14,10 @@
 //    gzip/zstd bomb is cut at the same limit) -> 413; header read timeout and
 //    body read timeout (slowloris) -> connection closed; idle keep-alive timeout.
 //  - Request bodies with Content-Encoding gzip, deflate or zstd are decoded
-//    before the handler sees them; an unknown encoding -> 415.
+//    before the handler sees them; an unknown encoding -> 415. Codings listed
+//    in ServerOptions::passthrough_encodings (e.g. the collector's "snappy",
+//    which remote-write puts in Content-Encoding) are left to the handler,
+//    which must then apply max_body_bytes to what it decodes.
 //  - Unknown path -> 404, known path with wrong method -> 405 (with Allow).
 //  - A handler that throws -> 500 with the exception's message; never a crash.
 //  - stop() is graceful: stop accepting, let in-flight requests finish (up to
@@ -77,6 +80,10 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{120'000};
   std::chrono::milliseconds shutdown_grace{10'000};
   std::size_t max_connections = 20'000;
+  // Content codings (lower case) the server does not decode: from the last
+  // applied such coding backwards, the body reaches the handler still
+  // encoded, with Content-Encoding naming what is left to undo.
+  std::vector<std::string> passthrough_encodings;
 };
 
 class HttpServer {

@@ -11,7 +11,7 @@ PACKAGES=(
   librdkafka-dev libsimdjson-dev libre2-dev libspdlog-dev libfmt-dev catch2
   libboost-dev libboost-system-dev libcurl4-openssl-dev libyaml-cpp-dev
   libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libprotobuf-dev protobuf-compiler
-  libxxhash-dev libbenchmark-dev
+  libxxhash-dev libbenchmark-dev libssl-dev
   # tools the tests and benchmarks use
   curl wrk procps
   # peers the tests and benchmarks run side by side, and the libFuzzer runtime

@@ -117,8 +117,8 @@ TEST_CASE("collector rejects bad input with a clear error and publishes nothing"
   kafka::EmbeddedBroker broker({{"metrics", 2}, {"logs", 2}});
   collector::CollectorServer server(
       collector_config(broker.bootstraps(), {{"collector.http.max_body_bytes", "65536"},
-                                             {"collector.max_labels_per_series", "4"},
-                                             {"collector.max_line_bytes", "1000"}}));
+                                             {"collector.limits.max_labels_per_series", "4"},
+                                             {"collector.limits.max_line_bytes", "1000"}}));
   server.start();
   http::ClientOptions o;
   o.max_attempts = 1;
@@ -150,8 +150,9 @@ TEST_CASE("collector rejects bad input with a clear error and publishes nothing"
            fmt::format(
                R"({{"version":1,"streams":[{{"labels":{{"job":"x"}},"entries":[["1","{}"]]}}]}})",
                std::string(2000, 'a')));
-  CHECK(r.status == 413);
-  CHECK_THAT(r.body, Catch::Contains("collector.max_line_bytes"));
+  CHECK(r.status == 400);
+  CHECK_THAT(r.body, Catch::Contains("streams[0].entries[0]: log line is 2000 bytes; the limit is "
+                                     "1000 (collector.limits.max_line_bytes)"));
   r = client.get(server.url() + "/api/v1/push/metrics");
   CHECK(r.status == 405);
 

@@ -1,0 +1,198 @@
+#include "collector/publisher.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace strata::collector {
+namespace {
+
+std::string fingerprint_key(const Labels& labels) {
+  return fmt::format("{:016x}", labels.fingerprint());
+}
+
+// Encodes items [begin, end) of `whole` (a series or stream) as one message,
+// or halves the range until each part fits.
+template <typename Batch, typename Part, typename Items>
+void split_encode(const Part& whole, const Items& items, std::size_t begin, std::size_t end,
+                  const std::string& topic, const std::string& key,
+                  std::vector<kafka::OutMessage>& out) {
+  Batch one;
+  Part part;
+  part.labels = whole.labels;
+  using Vec = std::remove_cvref_t<Items>;
+  Vec slice(items.begin() + static_cast<std::ptrdiff_t>(begin),
+            items.begin() + static_cast<std::ptrdiff_t>(end));
+  if constexpr (std::is_same_v<Batch, wire::MetricsBatch>) {
+    part.samples = std::move(slice);
+    one.series.push_back(std::move(part));
+  } else {
+    part.entries = std::move(slice);
+    one.streams.push_back(std::move(part));
+  }
+  std::string value = wire::encode(one);
+  if (value.size() > Publisher::kMaxMessageBytes && end - begin > 1) {
+    const std::size_t mid = begin + (end - begin) / 2;
+    split_encode<Batch>(whole, items, begin, mid, topic, key, out);
+    split_encode<Batch>(whole, items, mid, end, topic, key, out);
+    return;
+  }
+  out.push_back({topic, key, std::move(value)});
+}
+
+}  // namespace
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Publisher::Publisher(kafka::KafkaProducer& producer, PublisherOptions options, Limits limits,
+                     metrics::Registry& registry)
+    : producer_(producer),
+      options_(std::move(options)),
+      validator_(limits),
+      registry_(registry),
+      samples_published_(registry.counter("strata_collector_samples_published_total",
+                                          "Samples acknowledged by Kafka.")),
+      lines_published_(registry.counter("strata_collector_log_lines_published_total",
+                                        "Log lines acknowledged by Kafka.")),
+      series_dropped_(registry.counter("strata_collector_relabel_dropped_total",
+                                       "Series and streams dropped by relabel rules.",
+                                       Labels{{"kind", "series"}})),
+      streams_dropped_(registry.counter("strata_collector_relabel_dropped_total",
+                                        "Series and streams dropped by relabel rules.",
+                                        Labels{{"kind", "streams"}})),
+      publish_seconds_(registry.histogram("strata_collector_publish_seconds",
+                                          "Time from request to Kafka acknowledgement.")) {}
+
+metrics::Counter& Publisher::outcome(const char* protocol, const char* outcome) {
+  return registry_.counter("strata_collector_requests_total",
+                           "Ingest requests by protocol and outcome.",
+                           Labels{{"protocol", protocol}, {"outcome", outcome}});
+}
+
+void Publisher::count_rejected(const char* protocol) { outcome(protocol, "invalid").inc(); }
+
+void Publisher::enrich(Labels& labels, const Labels* tenant_labels) const {
+  if (tenant_labels != nullptr)
+    for (const auto& [name, value] : tenant_labels->items()) labels.set(name, value);
+  for (const auto& [name, value] : options_.static_labels.items())
+    if (labels.get(name).empty()) labels.set(name, value);
+}
+
+std::vector<kafka::OutMessage> Publisher::messages_for(const wire::Series& series,
+                                                       const std::string& topic) {
+  std::vector<kafka::OutMessage> out;
+  split_encode<wire::MetricsBatch>(series, series.samples, 0, series.samples.size(), topic,
+                                   fingerprint_key(series.labels), out);
+  return out;
+}
+
+std::vector<kafka::OutMessage> Publisher::messages_for(const wire::LogStream& stream,
+                                                       const std::string& topic) {
+  std::vector<kafka::OutMessage> out;
+  split_encode<wire::LogsBatch>(stream, stream.entries, 0, stream.entries.size(), topic,
+                                fingerprint_key(stream.labels), out);
+  return out;
+}
+
+http::Response Publisher::publish(wire::MetricsBatch batch, const RequestContext& ctx) {
+  if (auto too_big = validator_.check_size(batch)) {
+    outcome(ctx.protocol, "invalid").inc();
+    return http::Response::text(413, std::string(ctx.what) + ": " + *too_big + "\n");
+  }
+  Problems problems;
+  validator_.check(batch, ctx.where, now_ms(), problems);
+  if (!problems.empty()) {
+    outcome(ctx.protocol, "invalid").inc();
+    return http::Response::text(400, problems.message(ctx.what));
+  }
+  std::vector<kafka::OutMessage> messages;
+  messages.reserve(batch.series.size());
+  std::size_t samples = 0;
+  for (std::size_t i = 0; i < batch.series.size(); ++i) {
+    auto& s = batch.series[i];
+    if (s.samples.empty()) continue;
+    enrich(s.labels, ctx.tenant_labels);
+    if (!relabel(options_.relabel.metrics, s.labels) || s.labels.get("__name__").empty()) {
+      series_dropped_.inc();
+      continue;
+    }
+    try {
+      auto m = messages_for(s, options_.metrics_topic);
+      std::move(m.begin(), m.end(), std::back_inserter(messages));
+    } catch (const wire::WireError& e) {
+      // Only enrichment or relabeling can get here: the input was validated.
+      outcome(ctx.protocol, "invalid").inc();
+      return http::Response::text(400, fmt::format("{}: {}: after enrichment and relabeling: {}\n",
+                                                   ctx.what, ctx.where(i, std::nullopt), e.what()));
+    }
+    samples += s.samples.size();
+  }
+  auto resp = send(std::move(messages), ctx.protocol);
+  if (resp.status == 204) samples_published_.inc(static_cast<double>(samples));
+  return resp;
+}
+
+http::Response Publisher::publish(wire::LogsBatch batch, const RequestContext& ctx) {
+  if (auto too_big = validator_.check_size(batch)) {
+    outcome(ctx.protocol, "invalid").inc();
+    return http::Response::text(413, std::string(ctx.what) + ": " + *too_big + "\n");
+  }
+  Problems problems;
+  validator_.check(batch, ctx.where, now_ms(), problems);
+  if (!problems.empty()) {
+    outcome(ctx.protocol, "invalid").inc();
+    return http::Response::text(400, problems.message(ctx.what));
+  }
+  std::vector<kafka::OutMessage> messages;
+  std::size_t lines = 0;
+  for (std::size_t i = 0; i < batch.streams.size(); ++i) {
+    auto& s = batch.streams[i];
+    if (s.entries.empty()) continue;
+    enrich(s.labels, ctx.tenant_labels);
+    if (!relabel(options_.relabel.logs, s.labels)) {
+      streams_dropped_.inc();
+      continue;
+    }
+    try {
+      auto m = messages_for(s, options_.logs_topic);
+      std::move(m.begin(), m.end(), std::back_inserter(messages));
+    } catch (const wire::WireError& e) {
+      outcome(ctx.protocol, "invalid").inc();
+      return http::Response::text(400, fmt::format("{}: {}: after enrichment and relabeling: {}\n",
+                                                   ctx.what, ctx.where(i, std::nullopt), e.what()));
+    }
+    lines += s.entries.size();
+  }
+  auto resp = send(std::move(messages), ctx.protocol);
+  if (resp.status == 204) lines_published_.inc(static_cast<double>(lines));
+  return resp;
+}
+
+http::Response Publisher::send(std::vector<kafka::OutMessage> messages, const char* protocol) {
+  auto start = std::chrono::steady_clock::now();
+  if (!messages.empty()) {
+    try {
+      producer_.send(messages, options_.ack_timeout);
+    } catch (const kafka::KafkaError& e) {
+      outcome(protocol, "unavailable").inc();
+      spdlog::warn("collector: {} request not acknowledged by Kafka: {}", protocol, e.what());
+      return http::Response::retry_later(
+          503, 5,
+          fmt::format("Kafka did not acknowledge the request ({}); nothing of it was accepted, "
+                      "retry later\n",
+                      e.what()));
+    }
+  }
+  publish_seconds_.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  outcome(protocol, "accepted").inc();
+  http::Response r;
+  r.status = 204;
+  r.body.clear();
+  return r;
+}
+
+}  // namespace strata::collector

@@ -1,0 +1,70 @@
+#include "collector/remote_write.h"
+
+#include <snappy.h>
+
+#include <fmt/format.h>
+
+#include "remote.pb.h"
+
+namespace strata::collector {
+
+std::string snappy_uncompress(std::string_view compressed, std::size_t max_bytes) {
+  std::size_t length = 0;
+  if (!snappy::GetUncompressedLength(compressed.data(), compressed.size(), &length)) {
+    throw DecodeError(
+        "corrupt snappy data: cannot read the uncompressed length "
+        "(the body must be snappy's block format, not the framed format)");
+  }
+  if (length > max_bytes) {
+    throw DecodeError(fmt::format("snappy body decompresses to {} bytes; the limit is {} "
+                                  "(collector.http.max_body_bytes)",
+                                  length, max_bytes),
+                      413);
+  }
+  std::string out;
+  if (!snappy::Uncompress(compressed.data(), compressed.size(), &out)) {
+    throw DecodeError("corrupt snappy data: decompression failed");
+  }
+  return out;
+}
+
+wire::MetricsBatch decode_write_request(std::string_view protobuf, RemoteWriteDropped* dropped) {
+  prometheus::WriteRequest req;
+  if (protobuf.size() > static_cast<std::size_t>(INT32_MAX) ||
+      !req.ParseFromArray(protobuf.data(), static_cast<int>(protobuf.size()))) {
+    throw DecodeError(
+        "the body is not a valid protobuf prometheus.WriteRequest (remote-write 1.0)");
+  }
+  wire::MetricsBatch batch;
+  batch.series.reserve(static_cast<std::size_t>(req.timeseries_size()));
+  for (int i = 0; i < req.timeseries_size(); ++i) {
+    const auto& ts = req.timeseries(i);
+    if (dropped != nullptr) {
+      dropped->exemplars += static_cast<std::size_t>(ts.exemplars_size());
+      dropped->histograms += static_cast<std::size_t>(ts.histograms_size());
+    }
+    std::vector<Label> labels;
+    labels.reserve(static_cast<std::size_t>(ts.labels_size()));
+    for (const auto& l : ts.labels()) {
+      if (l.value().empty()) continue;  // absent, as in Prometheus
+      labels.emplace_back(l.name(), l.value());
+    }
+    wire::Series s;
+    try {
+      s.labels = Labels(std::move(labels));
+    } catch (const std::invalid_argument& e) {
+      throw DecodeError(fmt::format("timeseries[{}].labels: {}", i, e.what()));
+    }
+    s.samples.reserve(static_cast<std::size_t>(ts.samples_size()));
+    for (const auto& smp : ts.samples()) s.samples.push_back({smp.timestamp(), smp.value()});
+    batch.series.push_back(std::move(s));
+  }
+  return batch;
+}
+
+wire::MetricsBatch decode_remote_write(std::string_view body, std::size_t max_decoded_bytes,
+                                       RemoteWriteDropped* dropped) {
+  return decode_write_request(snappy_uncompress(body, max_decoded_bytes), dropped);
+}
+
+}  // namespace strata::collector
