@@ -114,11 +114,12 @@ StreamSelector StreamSelector::parse(std::string_view text, std::size_t* consume
       if (m.op == Op::kRegexMatch || m.op == Op::kRegexNoMatch) {
         RE2::Options opts;
         opts.set_log_errors(false);
-        auto re = std::make_shared<const RE2>("^(?:" + m.value + ")$", opts);
-        if (!re->ok()) {
+        // Checked as written first, so the error quotes the user's text.
+        if (RE2 plain(m.value, opts); !plain.ok()) {
           r.i = value_pos;
-          r.fail("invalid regular expression for label " + m.name + ": " + re->error());
+          r.fail("invalid regular expression for label " + m.name + ": " + plain.error());
         }
+        auto re = std::make_shared<const RE2>("^(?:" + m.value + ")$", opts);
         m.regex = std::move(re);
       }
       sel.matchers_.push_back(std::move(m));
