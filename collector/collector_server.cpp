@@ -1,5 +1,9 @@
 #include "collector/collector_server.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
 #include <fmt/format.h>
 
 #include "collector/publisher.h"
@@ -38,6 +42,24 @@ void add_options(config::Schema& s) {
   s.add("collector.limits.max_future_skew", Type::kDuration, "10m",
         "Samples and log lines more than this ahead of the collector's clock get 400; 0: no "
         "limit.");
+  s.add("collector.limits.tenant_samples_per_second", Type::kDouble, "0",
+        "Samples per second each tenant may push (token bucket; tenant \"\" when authentication "
+        "is off); more gets 429 with Retry-After. 0: no limit.");
+  s.add("collector.limits.tenant_samples_burst", Type::kDouble, "0",
+        "Bucket size of tenant_samples_per_second: how many samples a tenant may push at once "
+        "after a pause. 0: one second's worth.");
+  s.add("collector.limits.tenant_log_bytes_per_second", Type::kDouble, "0",
+        "Bytes of log lines per second each tenant may push (token bucket); more gets 429 with "
+        "Retry-After. 0: no limit.");
+  s.add("collector.limits.tenant_log_bytes_burst", Type::kDouble, "0",
+        "Bucket size of tenant_log_bytes_per_second. 0: one second's worth.");
+  s.add("collector.tls.cert_file", Type::kString, "",
+        "PEM certificate chain (leaf first); set: the collector serves HTTPS only. Read at "
+        "startup.");
+  s.add("collector.tls.key_file", Type::kString, "", "PEM private key of collector.tls.cert_file.");
+  s.add("collector.tls.client_ca_file", Type::kString, "",
+        "PEM CA certificates; set: clients must present a certificate signed by one of them "
+        "(mutual TLS).");
   s.add("collector.auth.tokens_file", Type::kString, "",
         "YAML file of bearer tokens (token -> tenant, labels); empty: no authentication. "
         "Re-read when it changes and on SIGHUP.");
@@ -77,6 +99,42 @@ Limits limits_from(const config::Config& cfg) {
   return l;
 }
 
+double non_negative(const config::Config& cfg, const std::string& key) {
+  const double v = cfg.number(key);
+  if (!(v >= 0))
+    throw config::ConfigError(fmt::format("config key '{}' (from {}): {} must be >= 0 (0: off)",
+                                          key, cfg.origin(key), v));
+  return v;
+}
+
+// The TLS files must all be readable, and a certificate needs its key, so
+// that a mistake stops the collector at startup naming the key.
+void tls_from(const config::Config& cfg, http::ServerOptions& http) {
+  const std::string cert = cfg.str("collector.tls.cert_file");
+  const std::string key = cfg.str("collector.tls.key_file");
+  const std::string ca = cfg.str("collector.tls.client_ca_file");
+  if (cert.empty() != key.empty())
+    throw config::ConfigError(
+        "config keys 'collector.tls.cert_file' and 'collector.tls.key_file' go together: set "
+        "both for HTTPS, or neither");
+  if (cert.empty() && !ca.empty())
+    throw config::ConfigError(
+        "config key 'collector.tls.client_ca_file' needs 'collector.tls.cert_file' and "
+        "'collector.tls.key_file' (mutual TLS is TLS)");
+  for (const char* k :
+       {"collector.tls.cert_file", "collector.tls.key_file", "collector.tls.client_ca_file"}) {
+    const std::string path = cfg.str(k);
+    if (path.empty()) continue;
+    std::ifstream in(path);
+    if (!in)
+      throw config::ConfigError(fmt::format("config key '{}' (from {}): cannot read {}: {}", k,
+                                            cfg.origin(k), path, std::strerror(errno)));
+  }
+  http.tls_cert_file = cert;
+  http.tls_key_file = key;
+  http.tls_client_ca_file = ca;
+}
+
 }  // namespace
 
 CollectorServer::CollectorServer(const config::Config& cfg) {
@@ -95,11 +153,17 @@ CollectorServer::CollectorServer(const config::Config& cfg) {
   if (const auto path = cfg.str("collector.relabel.file"); !path.empty())
     po.relabel = load_relabel_config(path);
   const Limits limits = limits_from(cfg);
+  po.tenant_samples_per_second = non_negative(cfg, "collector.limits.tenant_samples_per_second");
+  po.tenant_samples_burst = non_negative(cfg, "collector.limits.tenant_samples_burst");
+  po.tenant_log_bytes_per_second =
+      non_negative(cfg, "collector.limits.tenant_log_bytes_per_second");
+  po.tenant_log_bytes_burst = non_negative(cfg, "collector.limits.tenant_log_bytes_burst");
 
   auto http = http_options(cfg, "collector");
   // Remote-write names its snappy block compression in Content-Encoding; the
   // handlers undo it themselves (the HTTP server knows no snappy).
   http.passthrough_encodings = {"snappy"};
+  tls_from(cfg, http);
   const std::size_t max_body = http.max_body_bytes;
   service_ = std::make_unique<Service>("collector", http);
   auth_ = std::make_unique<TokenAuth>(cfg.str("collector.auth.tokens_file"),
@@ -125,5 +189,9 @@ void CollectorServer::stop() {
 }
 
 bool CollectorServer::reload() { return auth_->reload(); }
+
+std::string CollectorServer::url() const {
+  return (service_->http().tls() ? "https://" : "http://") + service_->address();
+}
 
 }  // namespace strata::collector

@@ -3,6 +3,10 @@
 // the Publisher and the token authentication; stateless, so any number of
 // collectors can run behind a load balancer.
 //
+// HTTPS when collector.tls.cert_file is set (mutual TLS with
+// collector.tls.client_ca_file). Per-tenant rate limits
+// (collector.limits.tenant_*) answer 429; see Publisher.
+//
 // Readiness follows Kafka: while no broker is reachable /readyz answers 503,
 // and pushes answer 503 with Retry-After (never accept-and-drop).
 //
@@ -35,7 +39,8 @@ class CollectorServer {
   // Re-reads the tokens file (SIGHUP). Returns false if it failed to load
   // (the previous tokens stay in force).
   bool reload();
-  std::string url() const { return service_->url(); }
+  // "http://host:port", or "https://..." with collector.tls.* set.
+  std::string url() const;
 
  private:
   std::unique_ptr<Service> service_;

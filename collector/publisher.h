@@ -4,6 +4,8 @@
 //
 //   1. request-size limits (413) and validation (400 naming the first few
 //      problems); a request is accepted or rejected whole;
+//      then the tenant's rate limits (429 + Retry-After, naming the tenant
+//      and the limit; collector.limits.tenant_*_per_second);
 //   2. enrichment: the tenant's labels override the client's, static labels
 //      (collector.static_labels) fill in what the client did not set;
 //   3. relabeling (collector.relabel.file); dropped series/streams are counted;
@@ -26,7 +28,9 @@
 #include <string>
 #include <vector>
 
+#include "collector/rate_limiter.h"
 #include "collector/relabel.h"
+#include "collector/token_auth.h"
 #include "collector/validator.h"
 #include "common/http_server.h"
 #include "common/kafka_bus.h"
@@ -42,13 +46,19 @@ struct PublisherOptions {
   Labels static_labels;
   std::chrono::milliseconds ack_timeout{10'000};
   RelabelConfig relabel;
+  // Per-tenant token buckets (0: off; burst 0: one second's worth).
+  double tenant_samples_per_second = 0;
+  double tenant_samples_burst = 0;
+  double tenant_log_bytes_per_second = 0;
+  double tenant_log_bytes_burst = 0;
+  RateLimiter::Clock clock = TokenBucket::Clock::now;  // for the rate limits
 };
 
 // What a request is, for messages and self-metrics.
 struct RequestContext {
-  const char* protocol;         // "remote_write", "loki", ... (metric label)
-  const char* what;             // "invalid remote-write request" (400 prefix)
-  const Labels* tenant_labels;  // nullptr without auth
+  const char* protocol;  // "remote_write", "loki", ... (metric label)
+  const char* what;      // "invalid remote-write request" (400 prefix)
+  const Tenant* tenant;  // nullptr without auth
   Locator where;
 };
 
@@ -77,19 +87,26 @@ class Publisher {
                                                      const std::string& topic);
 
  private:
-  void enrich(Labels& labels, const Labels* tenant_labels) const;
+  void enrich(Labels& labels, const Tenant* tenant) const;
+  // nullopt when `tenant` may send `cost` more; else the 429.
+  std::optional<http::Response> over_limit(RateLimiter& limiter, double cost, const char* unit,
+                                           const char* key, const RequestContext& ctx);
   http::Response send(std::vector<kafka::OutMessage> messages, const char* protocol);
   metrics::Counter& outcome(const char* protocol, const char* outcome);
 
   kafka::KafkaProducer& producer_;
   PublisherOptions options_;
   Validator validator_;
+  RateLimiter samples_limit_;
+  RateLimiter log_bytes_limit_;
   metrics::Registry& registry_;
   metrics::Counter& samples_published_;
   metrics::Counter& lines_published_;
   metrics::Counter& series_dropped_;
   metrics::Counter& streams_dropped_;
   metrics::Histogram& publish_seconds_;
+  metrics::Counter& samples_limited_;
+  metrics::Counter& log_bytes_limited_;
 };
 
 std::int64_t now_ms();

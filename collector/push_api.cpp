@@ -117,8 +117,7 @@ http::Response PushApi::push_metrics(const http::Request& req) {
   } catch (const wire::WireError& e) {
     return reject("native_metrics", 400, std::string("invalid metrics batch: ") + e.what());
   }
-  RequestContext ctx{"native_metrics", "invalid metrics batch",
-                     *tenant ? &(*tenant)->labels : nullptr,
+  RequestContext ctx{"native_metrics", "invalid metrics batch", tenant->get(),
                      [](std::size_t i, std::optional<std::size_t> j) {
                        return item_path("series", "samples", i, j);
                      }};
@@ -135,7 +134,7 @@ http::Response PushApi::push_logs(const http::Request& req) {
   } catch (const wire::WireError& e) {
     return reject("native_logs", 400, std::string("invalid logs batch: ") + e.what());
   }
-  RequestContext ctx{"native_logs", "invalid logs batch", *tenant ? &(*tenant)->labels : nullptr,
+  RequestContext ctx{"native_logs", "invalid logs batch", tenant->get(),
                      [](std::size_t i, std::optional<std::size_t> j) {
                        return item_path("streams", "entries", i, j);
                      }};
@@ -173,7 +172,7 @@ http::Response PushApi::remote_write(const http::Request& req) {
   } catch (const DecodeError& e) {
     return reject(kProto, e.status(), std::string("invalid remote-write request: ") + e.what());
   }
-  RequestContext ctx{kProto, "invalid remote-write request", *tenant ? &(*tenant)->labels : nullptr,
+  RequestContext ctx{kProto, "invalid remote-write request", tenant->get(),
                      [](std::size_t i, std::optional<std::size_t> j) {
                        return item_path("timeseries", "samples", i, j);
                      }};
@@ -211,7 +210,7 @@ http::Response PushApi::loki_push(const http::Request& req) {
   } catch (const DecodeError& e) {
     return reject(kProto, e.status(), std::string("invalid Loki push request: ") + e.what());
   }
-  RequestContext ctx{kProto, "invalid Loki push request", *tenant ? &(*tenant)->labels : nullptr,
+  RequestContext ctx{kProto, "invalid Loki push request", tenant->get(),
                      [json](std::size_t i, std::optional<std::size_t> j) {
                        return item_path("streams", json ? "values" : "entries", i, j);
                      }};
@@ -245,8 +244,7 @@ http::Response PushApi::import_prometheus(const http::Request& req) {
   for (auto& s : parsed.batch.series)
     for (const auto& [n, v] : extra) s.labels.set(n, v);
   const auto& lines = parsed.sample_lines;
-  RequestContext ctx{kProto, "invalid Prometheus text format",
-                     *tenant ? &(*tenant)->labels : nullptr,
+  RequestContext ctx{kProto, "invalid Prometheus text format", tenant->get(),
                      [&lines](std::size_t i, std::optional<std::size_t> j) {
                        return fmt::format("line {}", lines[i][j.value_or(0)]);
                      }};

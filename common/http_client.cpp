@@ -199,6 +199,13 @@ ClientResponse HttpClient::perform(
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r);
     curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");  // accept and decode what curl supports
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list.list);
+    if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+    if (!options_.client_cert_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSLCERT, options_.client_cert_file.c_str());
+      curl_easy_setopt(curl, CURLOPT_SSLKEY,
+                       options_.client_key_file.empty() ? options_.client_cert_file.c_str()
+                                                        : options_.client_key_file.c_str());
+    }
     if (method == "GET") {
       curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
     } else if (method == "POST") {

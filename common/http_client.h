@@ -7,6 +7,9 @@
 // exponential backoff and full jitter, honouring Retry-After when the server
 // sends one, until max_attempts is reached. Other 4xx are returned at once:
 // retrying a request the server rejected as malformed cannot succeed.
+// HTTPS servers are verified (certificate chain and host name) against the
+// system's CAs or ClientOptions::ca_file; a server that fails verification is
+// a permanent error, not retried.
 #pragma once
 
 #include <chrono>
@@ -23,6 +26,13 @@ struct ClientOptions {
   int max_attempts = 5;  // 1 = no retry
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{10'000};
+  // (The `{}` initialisers keep -Wmissing-field-initializers quiet for callers
+  // that aggregate-initialise only the fields above.)
+  // HTTPS: PEM file of the CAs to verify servers against; empty: the system's.
+  std::string ca_file{};
+  // HTTPS with mutual TLS: the client's certificate and private key (PEM).
+  std::string client_cert_file{};
+  std::string client_key_file{};
 };
 
 struct ClientResponse {

@@ -27,6 +27,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace strata::http {
 
@@ -313,6 +314,50 @@ WireResponse error_response(int status, std::string message, unsigned version) {
   return to_wire(Response::text(status, std::move(message) + "\n"), version, false);
 }
 
+// The server's TLS settings: TLS 1.2 or later, the certificate chain and key
+// from PEM files (checked to match), and, with a client CA file, mandatory
+// client certificates signed by it. Errors name the file and OpenSSL's reason.
+net::ssl::context make_tls_context(const ServerOptions& o) {
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+    throw std::runtime_error("TLS needs both a certificate file and a key file (got certificate '" +
+                             o.tls_cert_file + "', key '" + o.tls_key_file + "')");
+  }
+  net::ssl::context ctx(net::ssl::context::tls_server);
+  ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                  net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                  net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+  // Idle keep-alive connections (thousands, from an agent fleet) should not
+  // each hold OpenSSL's ~34 KiB of record buffers.
+  SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  const auto load = [](const char* what, const std::string& path, auto&& fn) {
+    beast::error_code ec;
+    fn(ec);
+    if (ec) {
+      throw std::runtime_error(std::string("cannot load TLS ") + what + " file " + path + ": " +
+                               ec.message());
+    }
+  };
+  load("certificate", o.tls_cert_file,
+       [&](beast::error_code& ec) { ctx.use_certificate_chain_file(o.tls_cert_file, ec); });
+  load("private key", o.tls_key_file, [&](beast::error_code& ec) {
+    ctx.use_private_key_file(o.tls_key_file, net::ssl::context::pem, ec);
+  });
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+    throw std::runtime_error("TLS private key " + o.tls_key_file +
+                             " does not match the certificate " + o.tls_cert_file);
+  }
+  if (!o.tls_client_ca_file.empty()) {
+    load("client CA", o.tls_client_ca_file,
+         [&](beast::error_code& ec) { ctx.load_verify_file(o.tls_client_ca_file, ec); });
+    // Tells clients which CAs we accept, so they pick the right certificate.
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.tls_client_ca_file.c_str())) {
+      SSL_CTX_set_client_CA_list(ctx.native_handle(), names);
+    }
+    ctx.set_verify_mode(net::ssl::verify_peer | net::ssl::verify_fail_if_no_peer_cert);
+  }
+  return ctx;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -362,6 +407,8 @@ Response Response::retry_later(int status, int retry_after_seconds, std::string 
 // Server internals
 
 struct HttpServer::Impl {
+  class SessionBase;
+  template <class Stream>
   class Session;
 
   struct PrefixRoute {
@@ -380,7 +427,7 @@ struct HttpServer::Impl {
   void on_accept(beast::error_code ec, tcp::socket socket);
   void refuse(tcp::socket& socket);
   void unregister(std::uint64_t id);
-  std::vector<std::shared_ptr<Session>> live_sessions();
+  std::vector<std::shared_ptr<SessionBase>> live_sessions();
   bool wait_until_empty(std::chrono::steady_clock::time_point deadline);
 
   Prepared process(WireRequest& msg, const std::string& remote);
@@ -400,7 +447,7 @@ struct HttpServer::Impl {
   // unregister themselves here, so these must outlive it.
   std::mutex mu;
   std::condition_variable cv;
-  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
+  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
   std::uint64_t next_id = 0;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> open{0};
@@ -413,43 +460,93 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor{net::make_strand(ioc)};
   net::steady_timer accept_retry{acceptor.get_executor()};
   std::optional<net::thread_pool> pool;
+  // Set by start() when options.tls_cert_file is: every session is TLS.
+  std::optional<net::ssl::context> tls;
   std::vector<std::thread> io_threads;
   std::uint16_t bound_port = 0;
   std::string bound_host;
 };
 
-// One TCP connection. Every member is touched only on the connection's strand,
-// except the immutable ones (strand_, remote_, id_) which handler threads read.
-// Requests are handled one at a time, which is what makes pipelined
-// responses come out in order.
-class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+// What the registry and stop() need of a connection, whatever it runs over.
+class HttpServer::Impl::SessionBase {
  public:
-  Session(Impl& server, tcp::socket&& socket, std::uint64_t id, std::string remote)
-      : server_(server),
-        strand_(socket.get_executor()),
-        stream_(std::move(socket)),
-        id_(id),
-        remote_(std::move(remote)) {}
+  SessionBase(Impl& server, net::any_io_executor strand, std::uint64_t id)
+      : server_(server), strand_(std::move(strand)), id_(id) {}
+  virtual ~SessionBase() { server_.unregister(id_); }
+  SessionBase(const SessionBase&) = delete;
+  SessionBase& operator=(const SessionBase&) = delete;
 
-  ~Session() { server_.unregister(id_); }
-
-  void start() {
-    net::dispatch(strand_, [self = shared_from_this()] { self->next_request(); });
-  }
-
+  virtual void start() = 0;
   // Posted by stop(): connections between requests close now; one with a
   // request in the handler finishes it and closes after the response.
-  void stop_gracefully() {
+  virtual void stop_gracefully() = 0;
+  virtual void force_close() = 0;
+  const net::any_io_executor& strand() const { return strand_; }
+
+ protected:
+  Impl& server_;
+  const net::any_io_executor strand_;
+  const std::uint64_t id_;
+};
+
+// One connection, over plain TCP (Stream = beast::tcp_stream) or TLS
+// (beast::ssl_stream<beast::tcp_stream>): one session logic for both; only
+// the handshake and the closing differ (`kTls`). Every member is touched only
+// on the connection's strand, except the immutable ones (strand_, remote_,
+// id_) which handler threads read. Requests are handled one at a time, which
+// is what makes pipelined responses come out in order.
+template <class Stream>
+class HttpServer::Impl::Session : public SessionBase,
+                                  public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+ public:
+  template <class... TlsContext>
+  Session(Impl& server, tcp::socket&& socket, std::uint64_t id, std::string remote,
+          TlsContext&... tls)
+      : SessionBase(server, socket.get_executor(), id),
+        stream_(std::move(socket), tls...),
+        remote_(std::move(remote)) {}
+
+  void start() override {
+    net::dispatch(strand_, [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->handshake();
+      } else {
+        self->next_request();
+      }
+    });
+  }
+
+  void stop_gracefully() override {
     stop_requested_ = true;
     if (state_ == State::kIdle || state_ == State::kReading) close();
   }
 
-  void force_close() { close(); }
-
-  const net::any_io_executor& strand() const { return strand_; }
+  void force_close() override { close(); }
 
  private:
   enum class State { kIdle, kReading, kHandling, kWriting, kLingering, kClosed };
+
+  // Timeouts and the socket live on the TCP layer, under TLS if any.
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+
+  // A client that connects and never completes the handshake is a slowloris
+  // like one that never sends its header: same limit. A failed handshake
+  // (untrusted certificate, plain HTTP on the HTTPS port) gets no answer.
+  void handshake() {
+    state_ = State::kReading;
+    tcp().expires_after(server_.options.header_timeout);
+    stream_.async_handshake(
+        net::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+          if (ec) {
+            spdlog::debug("http server {}: TLS handshake with {} failed: {}",
+                          self->server_.bound_host, self->remote_, ec.message());
+            return self->close();
+          }
+          self->next_request();
+        });
+  }
 
   bool should_stop() const { return stop_requested_ || server_.stopping.load(); }
 
@@ -465,10 +562,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     state_ = State::kIdle;
     // A fresh connection that sends nothing is a slowloris, not an idle
     // keep-alive client, so it only gets the header timeout.
-    stream_.expires_after(first_request_ ? server_.options.header_timeout
-                                         : server_.options.idle_timeout);
+    tcp().expires_after(first_request_ ? server_.options.header_timeout
+                                       : server_.options.idle_timeout);
     stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->close();
                               self->buffer_.commit(n);
                               self->read_header();
@@ -481,10 +578,11 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     first_request_ = false;
     // The clock starts at the request's first byte: the whole header must
     // arrive within header_timeout however slowly it trickles in.
-    stream_.expires_after(server_.options.header_timeout);
-    bhttp::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+    tcp().expires_after(server_.options.header_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               self->on_header(ec);
+                             });
   }
 
   void on_header(beast::error_code ec) {
@@ -493,9 +591,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     const auto expect = parser_->get()[bhttp::field::expect];
     if (beast::iequals(expect, "100-continue")) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      stream_.expires_after(server_.options.body_timeout);
+      tcp().expires_after(server_.options.body_timeout);
       net::async_write(stream_, net::buffer(kContinue),
-                       [self = shared_from_this()](beast::error_code wec, std::size_t) {
+                       [self = this->shared_from_this()](beast::error_code wec, std::size_t) {
                          if (wec) return self->close();
                          self->read_body();
                        });
@@ -506,9 +604,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void read_body() {
     if (state_ == State::kClosed) return;
-    stream_.expires_after(server_.options.body_timeout);
+    tcp().expires_after(server_.options.body_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec) return self->on_read_error(ec);
                         self->dispatch();
                       });
@@ -538,12 +636,12 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   void dispatch() {
     state_ = State::kHandling;
     server_.requests.fetch_add(1, std::memory_order_relaxed);
-    stream_.expires_never();
+    tcp().expires_never();
     // Handlers may block; they run on the handler pool, never on the I/O
     // thread. The result comes back through the strand.
     auto msg = std::make_shared<WireRequest>(parser_->release());
     parser_.reset();
-    net::post(*server_.pool, [self = shared_from_this(), msg] {
+    net::post(*server_.pool, [self = this->shared_from_this(), msg] {
       auto prepared = std::make_shared<Prepared>(self->server_.process(*msg, self->remote_));
       net::post(self->strand_, [self, prepared] { self->on_handled(std::move(*prepared)); });
     });
@@ -568,30 +666,39 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     state_ = State::kWriting;
     // A client that stops reading its response is as much a slowloris as one
     // that stops sending; it gets body_timeout too.
-    stream_.expires_after(server_.options.body_timeout);
-    bhttp::async_write(stream_, response_,
-                       [self = shared_from_this(), close_after](beast::error_code ec, std::size_t) {
-                         self->response_ = {};
-                         if (ec) return self->close();
-                         if (close_after) return self->linger_close();
-                         self->next_request();
-                       });
+    tcp().expires_after(server_.options.body_timeout);
+    bhttp::async_write(
+        stream_, response_,
+        [self = this->shared_from_this(), close_after](beast::error_code ec, std::size_t) {
+          self->response_ = {};
+          if (ec) return self->close();
+          if (close_after) return self->linger_close();
+          self->next_request();
+        });
   }
 
   void linger_close() {
     if (state_ == State::kClosed) return;
     state_ = State::kLingering;
+    if constexpr (kTls) {
+      // close_notify, then read (and discard) what the client still sends
+      // until its own close_notify, for at most kLingerTime.
+      tcp().expires_after(kLingerTime);
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->close(); });
+      return;
+    }
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return close();
     buffer_.consume(buffer_.size());
-    stream_.expires_after(kLingerTime);
+    tcp().expires_after(kLingerTime);
     drain();
   }
 
   void drain() {
     stream_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                               if (ec) return self->close();
                               self->drain();
                             });
@@ -601,15 +708,12 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    tcp().close();
     parser_.reset();
   }
 
-  Impl& server_;
-  const net::any_io_executor strand_;
-  beast::tcp_stream stream_;
-  const std::uint64_t id_;
+  Stream stream_;
   const std::string remote_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -642,20 +746,30 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
     remote = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
 
-  std::shared_ptr<Session> session;
+  std::shared_ptr<SessionBase> session;
   {
     std::lock_guard lock(mu);
     // Checked under the registry lock so stop() either sees this session in
     // its snapshot or the session sees `stopping` and closes itself.
     if (!stopping.load() && open.load() < options.max_connections) {
       const auto id = next_id++;
-      session = std::make_shared<Session>(*this, std::move(socket), id, std::move(remote));
+      if (tls) {
+        session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+            *this, std::move(socket), id, std::move(remote), *tls);
+      } else {
+        session = std::make_shared<Session<beast::tcp_stream>>(*this, std::move(socket), id,
+                                                               std::move(remote));
+      }
       sessions.emplace(id, session);
       open.fetch_add(1);
     }
   }
   if (session) {
     session->start();
+  } else if (tls) {
+    // A plain-text 503 would be garbage to a TLS client; just close.
+    beast::error_code cec;
+    socket.close(cec);
   } else {
     refuse(socket);
   }
@@ -685,8 +799,8 @@ void HttpServer::Impl::unregister(std::uint64_t id) {
   cv.notify_all();
 }
 
-std::vector<std::shared_ptr<HttpServer::Impl::Session>> HttpServer::Impl::live_sessions() {
-  std::vector<std::shared_ptr<Session>> out;
+std::vector<std::shared_ptr<HttpServer::Impl::SessionBase>> HttpServer::Impl::live_sessions() {
+  std::vector<std::shared_ptr<SessionBase>> out;
   std::lock_guard lock(mu);
   out.reserve(sessions.size());
   for (auto& [id, weak] : sessions) {
@@ -824,6 +938,11 @@ void HttpServer::start() {
   std::stable_sort(s.prefix_routes.begin(), s.prefix_routes.end(),
                    [](const auto& a, const auto& b) { return a.prefix.size() > b.prefix.size(); });
 
+  if (!s.options.tls_cert_file.empty() || !s.options.tls_key_file.empty() ||
+      !s.options.tls_client_ca_file.empty()) {
+    s.tls.emplace(make_tls_context(s.options));
+  }
+
   const HostPort hp = split_listen(s.options.listen);
   const auto fail = [&](const std::string& what) {
     return std::runtime_error("cannot listen on " + s.options.listen + ": " + what);
@@ -936,6 +1055,8 @@ std::string HttpServer::address() const {
   const auto port = std::to_string(impl_->bound_port);
   return host.find(':') != std::string::npos ? "[" + host + "]:" + port : host + ":" + port;
 }
+
+bool HttpServer::tls() const { return !impl_->options.tls_cert_file.empty(); }
 
 std::size_t HttpServer::open_connections() const { return impl_->open.load(); }
 

@@ -22,6 +22,11 @@
 //  - A handler that throws -> 500 with the exception's message; never a crash.
 //  - stop() is graceful: stop accepting, let in-flight requests finish (up to
 //    a deadline), close idle connections, then return.
+//  - HTTPS (optional, ServerOptions::tls_cert_file): every connection is then
+//    TLS 1.2 or later, with the same session logic, limits and timeouts as
+//    plain HTTP (the handshake gets header_timeout); with tls_client_ca_file
+//    clients must present a certificate that CA signed (mutual TLS). The files
+//    are read once, by start(). Plain HTTP is the default.
 // Thread-safety: add_route() before start(); everything else is thread-safe.
 #pragma once
 
@@ -84,6 +89,13 @@ struct ServerOptions {
   // applied such coding backwards, the body reaches the handler still
   // encoded, with Content-Encoding naming what is left to undo.
   std::vector<std::string> passthrough_encodings;
+  // HTTPS. Empty tls_cert_file: plain HTTP. Otherwise both PEM files are
+  // required: the certificate chain (leaf first) and its private key.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // PEM file of CA certificates; set: a client must present a certificate
+  // signed by one of them, or its handshake fails (mutual TLS).
+  std::string tls_client_ca_file;
 };
 
 class HttpServer {
@@ -99,7 +111,8 @@ class HttpServer {
   void add_prefix_route(std::string method, std::string prefix, Handler handler);
 
   // Binds and starts serving. Throws std::runtime_error naming the address
-  // when it cannot bind.
+  // when it cannot bind, or the file when a TLS certificate, key or CA file
+  // cannot be loaded.
   void start();
   // Graceful shutdown (see above). Idempotent.
   void stop();
@@ -107,6 +120,8 @@ class HttpServer {
   // The bound port (useful with port 0) and "host:port".
   uint16_t port() const;
   std::string address() const;
+  // True when the server speaks HTTPS (tls_cert_file set): "https" vs "http".
+  bool tls() const;
 
   // Live figures, also exported by the service's /metrics.
   std::size_t open_connections() const;

@@ -73,7 +73,7 @@ TEST_CASE("token auth: off without a file", "[collector][auth]") {
   CHECK(*t == nullptr);
 }
 
-TEST_CASE("token auth: a changed file is picked up; a broken one keeps the old tokens",
+TEST_CASE("token auth: a changed file is picked up, a broken one keeps the old tokens",
           "[collector][auth]") {
   const std::string path = testing::temp_dir("collector-auth") + "/tokens.yaml";
   write_file(path, "tokens:\n  first-token-1: {tenant: a}\n");
