@@ -5,7 +5,7 @@
 #include "common/wire_format.h"
 
 namespace strata::logindex {
-BatchStats apply_log_messages(std::span<const kafka::InMessage> messages, MemoryIndex& index) {
+BatchStats apply_log_messages(std::span<const kafka::InMessage> messages, LogStore& store) {
   BatchStats stats;
   for (const auto& m : messages) {
     ++stats.messages;
@@ -19,7 +19,7 @@ BatchStats apply_log_messages(std::span<const kafka::InMessage> messages, Memory
       continue;
     }
     for (const auto& stream : batch.streams) {
-      AddResult r = index.add(stream.labels, stream.entries);
+      AddResult r = store.append(stream.labels, stream.entries);
       stats.entries.added += r.added;
       stats.entries.duplicates += r.duplicates;
     }
@@ -27,9 +27,9 @@ BatchStats apply_log_messages(std::span<const kafka::InMessage> messages, Memory
   return stats;
 }
 
-Ingester::Ingester(IngesterOptions options, MemoryIndex& index, metrics::Registry& registry)
+Ingester::Ingester(IngesterOptions options, LogStore& store, metrics::Registry& registry)
     : options_(std::move(options)),
-      index_(index),
+      store_(store),
       messages_(registry.counter("strata_logindex_ingest_messages_total",
                                  "Kafka messages consumed from the logs topic.")),
       rejected_messages_(registry.counter(
@@ -47,18 +47,13 @@ Ingester::Ingester(IngesterOptions options, MemoryIndex& index, metrics::Registr
                                     options_.topic, options_.max_poll_messages,
                                     options_.poll_timeout, options_.stall_timeout},
           [this](std::span<const kafka::InMessage> batch) {
-            record(apply_log_messages(batch, index_));
+            auto stats = apply_log_messages(batch, store_);
+            // Durable before ConsumeLoop commits the offsets; a throw here
+            // stops the loop without committing.
+            store_.sync();
+            record(stats);
           },
-          errors_) {
-  registry.gauge_callback("strata_logindex_entries", "Log entries in the in-memory index.",
-                          [&index] { return static_cast<double>(index.entry_count()); });
-  registry.gauge_callback("strata_logindex_streams", "Streams in the in-memory index.",
-                          [&index] { return static_cast<double>(index.stream_count()); });
-  registry.gauge_callback("strata_logindex_terms", "Distinct terms in the in-memory index.",
-                          [&index] { return static_cast<double>(index.term_count()); });
-  registry.gauge_callback("strata_logindex_line_bytes", "Bytes of log lines held in memory.",
-                          [&index] { return static_cast<double>(index.line_bytes()); });
-}
+          errors_) {}
 
 Ingester::~Ingester() { stop(); }
 

@@ -1,10 +1,14 @@
 // Ingester: the logindex's Kafka consumer. One thread polls the logs topic as
 // a member of the logindex consumer group, decodes each message (a
-// wire-format logs batch), adds its entries to the MemoryIndex and then
-// commits the batch's offsets.
+// wire-format logs batch), appends its entries to the LogStore, makes the
+// store's WAL durable (LogStore::sync) and only then commits the batch's
+// offsets.
 //
-// Delivery. Offsets are committed only after the whole batch is indexed, so
-// a crash replays it; the index's deduplication absorbs the replay. A
+// Delivery. Offsets are committed only after the whole batch is indexed and
+// fsynced, so a committed offset means the lines are on disk; a crash
+// before the commit replays the batch and the store's deduplication absorbs
+// it. If the sync fails, apply throws: ConsumeLoop stops without committing
+// and /readyz says why. A
 // message that does not decode is logged, counted and committed past: one
 // poison message must not wedge its partition. A failed poll or commit is
 // logged and retried with backoff; a failed commit only means a replay.
@@ -30,7 +34,7 @@
 #include "common/consume_loop.h"
 #include "common/kafka_bus.h"
 #include "common/metrics_registry.h"
-#include "logindex/memory_index.h"
+#include "logindex/log_store.h"
 
 namespace strata::logindex {
 
@@ -51,13 +55,13 @@ struct BatchStats {
   AddResult entries;
 };
 
-// Decodes and indexes messages, logging each poison message. The
-// decode/apply half of the loop, usable without a broker.
-BatchStats apply_log_messages(std::span<const kafka::InMessage> messages, MemoryIndex& index);
+// Decodes and appends messages, logging each poison message. The
+// decode/apply half of the loop, usable without a broker. Does not sync.
+BatchStats apply_log_messages(std::span<const kafka::InMessage> messages, LogStore& store);
 
 class Ingester {
  public:
-  Ingester(IngesterOptions options, MemoryIndex& index, metrics::Registry& registry);
+  Ingester(IngesterOptions options, LogStore& store, metrics::Registry& registry);
   ~Ingester();  // stop()
   Ingester(const Ingester&) = delete;
   Ingester& operator=(const Ingester&) = delete;
@@ -76,7 +80,7 @@ class Ingester {
   void record(const BatchStats& stats);
 
   IngesterOptions options_;
-  MemoryIndex& index_;
+  LogStore& store_;
 
   metrics::Counter& messages_;
   metrics::Counter& rejected_messages_;

@@ -16,6 +16,60 @@ void add_options(config::Schema& s) {
         "Most Kafka messages applied (then committed) as one batch.");
   s.add("logindex.ingest.poll_timeout", Type::kDuration, "250ms",
         "Longest wait for a Kafka message; also bounds how long stop() waits for the loop.");
+  s.add("logindex.data_dir", Type::kString, "data/logindex",
+        "Directory of the WAL and the segments; one logindex process per directory.");
+  s.add("logindex.wal.fsync", Type::kString, "batch",
+        "batch: fdatasync the WAL before every Kafka offset commit (survives power loss); "
+        "never: only write() (survives a process crash, not a machine crash).");
+  s.add("logindex.head.max_bytes", Type::kInt, "134217728",
+        "The head (in-memory segment) is written out as a segment when it holds about this "
+        "many bytes.");
+  s.add("logindex.head.max_age", Type::kDuration, "1h",
+        "The head is written out as a segment at the latest this long after its first line.");
+  s.add("logindex.segment.block_bytes", Type::kInt, "65536",
+        "Raw bytes of log lines per zstd-compressed block of a segment.");
+  s.add("logindex.merge.max_bytes", Type::kInt, "536870912",
+        "Segments smaller than this are merged into segments of at most this size.");
+  s.add("logindex.merge.min_segments", Type::kInt, "4",
+        "A merge starts when at least this many segments are below logindex.merge.max_bytes.");
+  s.add("logindex.retention.age", Type::kDuration, "30d",
+        "Segments whose newest line is this much older than the newest stored line are "
+        "deleted; 0 keeps them forever.");
+  s.add("logindex.retention.max_bytes", Type::kInt, "0",
+        "When the segments take more than this many bytes the oldest are deleted; 0: no limit.");
+  s.add("logindex.maintenance_interval", Type::kDuration, "30s",
+        "How often the head is checked for a flush and segments for merging and retention.");
+}
+
+LogStoreOptions store_options(const config::Config& cfg) {
+  LogStoreOptions o;
+  o.dir = cfg.str("logindex.data_dir");
+  if (o.dir.empty()) throw config::ConfigError("config key 'logindex.data_dir': must not be empty");
+  auto fsync = cfg.str("logindex.wal.fsync");
+  if (fsync != "batch" && fsync != "never")
+    throw config::ConfigError("config key 'logindex.wal.fsync': expected batch or never, got '" +
+                              fsync + "'");
+  o.fsync = fsync == "batch";
+  o.head_max_bytes = static_cast<std::uint64_t>(cfg.positive_integer("logindex.head.max_bytes"));
+  o.head_max_age = cfg.positive_duration("logindex.head.max_age");
+  auto block = cfg.positive_integer("logindex.segment.block_bytes");
+  if (block < 1024 || block > (64 << 20))
+    throw config::ConfigError("config key 'logindex.segment.block_bytes': expected 1024..67108864");
+  o.segment.block_bytes = static_cast<std::size_t>(block);
+  o.merge_max_bytes = static_cast<std::uint64_t>(cfg.positive_integer("logindex.merge.max_bytes"));
+  auto min_segments = cfg.integer("logindex.merge.min_segments");
+  if (min_segments < 2 || min_segments > 1000)
+    throw config::ConfigError("config key 'logindex.merge.min_segments': expected 2..1000");
+  o.merge_min_segments = static_cast<std::size_t>(min_segments);
+  o.retention_age = cfg.duration("logindex.retention.age");
+  if (o.retention_age.count() < 0)
+    throw config::ConfigError("config key 'logindex.retention.age': must not be negative");
+  auto max_bytes = cfg.integer("logindex.retention.max_bytes");
+  if (max_bytes < 0)
+    throw config::ConfigError("config key 'logindex.retention.max_bytes': must not be negative");
+  o.retention_max_bytes = static_cast<std::uint64_t>(max_bytes);
+  o.maintenance_interval = cfg.positive_duration("logindex.maintenance_interval");
+  return o;
 }
 
 namespace {
@@ -56,11 +110,45 @@ SearchApiOptions search_options(const config::Config& cfg) {
 }  // namespace
 
 LogIndexServer::LogIndexServer(const config::Config& cfg)
-    : service_("strata-logindex", http_options(cfg, "logindex")) {
-  api_ = std::make_unique<SearchApi>(index_, search_options(cfg), service_.metrics());
+    : store_(std::make_unique<LogStore>(store_options(cfg))),
+      service_("strata-logindex", http_options(cfg, "logindex")) {
+  api_ = std::make_unique<SearchApi>(*store_, search_options(cfg), service_.metrics());
   api_->register_routes(service_.http());
-  ingester_ = std::make_unique<Ingester>(ingester_options(cfg), index_, service_.metrics());
+  ingester_ = std::make_unique<Ingester>(ingester_options(cfg), *store_, service_.metrics());
+  register_store_metrics();
   service_.add_readiness_check("kafka ingest", [this] { return ingester_->readiness(); });
+}
+
+void LogIndexServer::register_store_metrics() {
+  auto& r = service_.metrics();
+  LogStore& store = *store_;
+  auto stat = [&store](auto field) {
+    return [&store, field] { return static_cast<double>(store.stats().*field); };
+  };
+  r.gauge_callback("strata_logindex_entries", "Log entries stored (head and segments).",
+                   [&store] { return static_cast<double>(store.entry_count()); });
+  r.gauge_callback("strata_logindex_head_entries",
+                   "Log entries in the head (not yet written to a segment).",
+                   stat(&LogStoreStats::head_entries));
+  r.gauge_callback("strata_logindex_segments", "On-disk segments served.",
+                   stat(&LogStoreStats::segments));
+  r.gauge_callback("strata_logindex_segment_bytes", "Bytes of the on-disk segments.",
+                   stat(&LogStoreStats::segment_bytes));
+  r.gauge_callback("strata_logindex_flushes", "Heads written out as segments since start.",
+                   stat(&LogStoreStats::flushes));
+  r.gauge_callback("strata_logindex_merges", "Segment merges since start.",
+                   stat(&LogStoreStats::merges));
+  r.gauge_callback("strata_logindex_retention_deleted_segments",
+                   "Segments deleted by retention since start.",
+                   stat(&LogStoreStats::retention_deleted));
+  r.gauge_callback("strata_logindex_corrupt_segments",
+                   "Damaged segments found (at open or by a read) since start; see the log.",
+                   stat(&LogStoreStats::corrupt_segments));
+  r.gauge_callback("strata_logindex_wal_fsyncs", "WAL fdatasync calls since start.",
+                   stat(&LogStoreStats::wal_syncs));
+  r.gauge_callback("strata_logindex_wal_corruptions_found_at_open",
+                   "Damaged WAL records found by the replay at start (see the log).",
+                   stat(&LogStoreStats::wal_corruptions));
 }
 
 LogIndexServer::~LogIndexServer() { stop(); }

@@ -1,9 +1,11 @@
 // LogIndexServer: the strata-logindex process minus main(): a Service (HTTP
-// API with /metrics, /healthz, /readyz), the in-memory index, the search API
-// over it, and the Kafka ingester filling it. The all-in-one binary embeds
+// API with /metrics, /healthz, /readyz), the durable log store in
+// logindex.data_dir (log_store.h), the search API over it, and the Kafka
+// ingester filling it. The all-in-one binary embeds
 // one next to the other components.
 //
-// Lifecycle: construct (reads and validates config, throws ConfigError),
+// Lifecycle: construct (reads and validates config, throws ConfigError; opens
+// the store, replaying its WAL),
 // start() (binds the port, joins the consumer group), stop() (stops
 // ingesting first so no batch is left half-committed, then drains HTTP).
 // stop() is idempotent and run by the destructor. start()/stop() from one
@@ -16,14 +18,17 @@
 #include "common/config.h"
 #include "common/service.h"
 #include "logindex/ingester.h"
-#include "logindex/memory_index.h"
+#include "logindex/log_store.h"
 #include "logindex/search_api.h"
 
 namespace strata::logindex {
 
 // Declares every logindex.* option (listen address, HTTP limits, consumer
-// group, search limits, ingest batch size).
+// group, search limits, ingest batch size, data directory, WAL, head flush,
+// merge, retention).
 void add_options(config::Schema& schema);
+// The store options the logindex.* keys describe. Throws ConfigError.
+LogStoreOptions store_options(const config::Config& cfg);
 
 class LogIndexServer {
  public:
@@ -36,14 +41,16 @@ class LogIndexServer {
   void stop();
   std::string url() const { return service_.url(); }
 
-  MemoryIndex& index() { return index_; }
+  LogStore& store() { return *store_; }
   Ingester& ingester() { return *ingester_; }
   Service& service() { return service_; }
 
  private:
+  void register_store_metrics();
+
   // Declared first: the metric callbacks and handlers read it until the
   // service is gone.
-  MemoryIndex index_;
+  std::unique_ptr<LogStore> store_;
   Service service_;
   std::unique_ptr<SearchApi> api_;
   std::unique_ptr<Ingester> ingester_;

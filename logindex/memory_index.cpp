@@ -2,31 +2,42 @@
 
 #include <algorithm>
 #include <mutex>
+#include <numeric>
 #include <stdexcept>
 
-#include <xxhash.h>
-
+#include "logindex/entry_hash.h"
 #include "logindex/tokenizer.h"
 
 namespace strata::logindex {
 namespace {
 
-std::uint64_t content_hash(std::uint64_t stream_fp, std::int64_t ts, std::string_view line) {
-  std::uint64_t seed = stream_fp ^ (static_cast<std::uint64_t>(ts) * 0x9E3779B97F4A7C15ULL);
-  return XXH3_64bits_withSeed(line.data(), line.size(), seed);
-}
-
 struct Prepared {
+  std::size_t index;
   std::int64_t ts;
   std::string_view line;
   std::uint64_t hash;
   std::vector<std::string> terms;
 };
 
+// Split "name=value" (kLabel/kField term text).
+bool split_pair(std::string_view text, std::string_view& name, std::string_view& value) {
+  auto eq = text.find('=');
+  if (eq == std::string_view::npos) return false;
+  name = text.substr(0, eq);
+  value = text.substr(eq + 1);
+  return true;
+}
+
 }  // namespace
 
 MemoryIndex::MemoryIndex() = default;
 MemoryIndex::~MemoryIndex() = default;
+
+std::shared_lock<std::shared_mutex> MemoryIndex::read_lock() const {
+  // Wait behind a writer that is waiting for the lock (see the header).
+  { std::lock_guard turn(turnstile_); }
+  return std::shared_lock(mu_);
+}
 
 AddResult MemoryIndex::add(const Labels& stream, std::int64_t timestamp_ns, std::string_view line) {
   wire::LogEntry e;
@@ -35,31 +46,39 @@ AddResult MemoryIndex::add(const Labels& stream, std::int64_t timestamp_ns, std:
   return add(stream, std::span<const wire::LogEntry>(&e, 1));
 }
 
-AddResult MemoryIndex::add(const Labels& stream, std::span<const wire::LogEntry> entries) {
+MemoryIndex::StreamId MemoryIndex::find_stream_locked(const Labels& stream,
+                                                      std::uint64_t fp) const {
+  auto it = streams_by_fp_.find(fp);
+  if (it == streams_by_fp_.end()) return kNoStream;
+  for (StreamId id : it->second)
+    if (streams_[id] == stream) return id;
+  return kNoStream;
+}
+
+AddResult MemoryIndex::add(const Labels& stream, std::span<const wire::LogEntry> entries,
+                           std::vector<std::size_t>* added) {
   AddResult r;
   if (entries.empty()) return r;
   // The expensive part (tokenizing, hashing) runs before taking the lock.
   const std::uint64_t fp = stream.fingerprint();
   std::vector<Prepared> prepared;
   prepared.reserve(entries.size());
-  for (const auto& e : entries)
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
     prepared.push_back(
-        {e.timestamp_ns, e.line, content_hash(fp, e.timestamp_ns, e.line), unique_terms(e.line)});
+        {i, e.timestamp_ns, e.line, entry_hash(fp, e.timestamp_ns, e.line), unique_terms(e.line)});
+  }
 
-  std::unique_lock lock(mu_);
-  StreamId sid = 0;
-  bool found = false;
-  auto& same_fp = streams_by_fp_[fp];
-  for (StreamId id : same_fp)
-    if (streams_[id] == stream) {
-      sid = id;
-      found = true;
-      break;
-    }
-  if (!found) {
+  std::unique_lock lock = [&] {
+    std::lock_guard turn(turnstile_);
+    return std::unique_lock(mu_);
+  }();
+  StreamId sid = find_stream_locked(stream, fp);
+  if (sid == kNoStream) {
     sid = static_cast<StreamId>(streams_.size());
     streams_.push_back(stream);
-    same_fp.push_back(sid);
+    stream_entries_.emplace_back();
+    streams_by_fp_[fp].push_back(sid);
   }
   for (auto& p : prepared) {
     bool duplicate = false;
@@ -72,36 +91,39 @@ AddResult MemoryIndex::add(const Labels& stream, std::span<const wire::LogEntry>
       ++r.duplicates;
       continue;
     }
-    if (entries_.size() >= std::numeric_limits<EntryId>::max())
+    if (entries_.size() >= std::numeric_limits<EntryId>::max() - 1)
       throw std::length_error("logindex memory index: too many entries");
     auto id = static_cast<EntryId>(entries_.size());
     entries_.push_back({sid, p.ts, std::string(p.line)});
+    stream_entries_[sid].push_back(id);
     line_bytes_ += p.line.size();
+    posting_count_ += p.terms.size();
+    min_ts_ = std::min(min_ts_, p.ts);
+    max_ts_ = std::max(max_ts_, p.ts);
     by_content_.emplace(p.hash, id);
     for (auto& term : p.terms) postings_.try_emplace(std::move(term)).first->second.push_back(id);
+    if (added) added->push_back(p.index);
     ++r.added;
   }
   return r;
 }
 
+bool MemoryIndex::contains(const Labels& stream, std::uint64_t hash, std::int64_t ts,
+                           std::string_view line) const {
+  auto lock = read_lock();
+  auto [lo, hi] = by_content_.equal_range(hash);
+  for (auto it = lo; it != hi; ++it) {
+    const Entry& e = entries_[it->second];
+    if (e.ts == ts && e.line == line && streams_[e.stream] == stream) return true;
+  }
+  return false;
+}
+
 SearchResult MemoryIndex::search(const SearchQuery& q) const {
-  // Full-length terms first: those the index may hold only in cut form
-  // (longer than the cap, or within a UTF-8 sequence of it, since the cut
-  // backs off up to 3 bytes) are looked up by that form, then confirmed
-  // against the line's whole words.
-  std::vector<std::string> terms;
-  for (const auto& w : q.words)
-    for_each_term(
-        w, [&](std::string_view t) { terms.emplace_back(t); },
-        std::numeric_limits<std::size_t>::max());
-  std::sort(terms.begin(), terms.end());
-  terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
-  std::vector<std::string> long_terms;
-  for (const auto& t : terms)
-    if (t.size() + 3 >= kMaxTermBytes) long_terms.push_back(t);
+  const QueryTerms qt = query_terms(q);
 
   SearchResult result;
-  std::shared_lock lock(mu_);
+  auto lock = read_lock();
 
   std::vector<char> stream_ok;
   if (!q.stream_equals.empty()) {
@@ -117,7 +139,7 @@ SearchResult MemoryIndex::search(const SearchQuery& q) const {
   }
 
   std::vector<const std::vector<EntryId>*> lists;
-  for (const auto& t : terms) {
+  for (const auto& t : qt.terms) {
     auto it = postings_.find(truncate_term(t));
     if (it == postings_.end()) return result;
     lists.push_back(&it->second);
@@ -131,11 +153,7 @@ SearchResult MemoryIndex::search(const SearchQuery& q) const {
     if (!stream_ok.empty() && !stream_ok[e.stream]) return;
     for (std::size_t i = 1; i < lists.size(); ++i)
       if (!std::binary_search(lists[i]->begin(), lists[i]->end(), id)) return;
-    if (!long_terms.empty()) {
-      auto words = unique_terms(e.line, std::numeric_limits<std::size_t>::max());
-      for (const auto& t : long_terms)
-        if (!std::binary_search(words.begin(), words.end(), t)) return;
-    }
+    if (!line_has_long_terms(e.line, qt.long_terms)) return;
     matches.emplace_back(e.ts, id);
   };
   if (lists.empty()) {
@@ -160,24 +178,111 @@ SearchResult MemoryIndex::search(const SearchQuery& q) const {
   return result;
 }
 
+void MemoryIndex::for_each_in_time_order(const std::function<void(const EntryView&)>& fn) const {
+  auto lock = read_lock();
+  std::vector<EntryId> order(entries_.size());
+  std::iota(order.begin(), order.end(), EntryId{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](EntryId a, EntryId b) { return entries_[a].ts < entries_[b].ts; });
+  for (EntryId id : order) {
+    const Entry& e = entries_[id];
+    fn(EntryView{streams_[e.stream], e.ts, e.line});
+  }
+}
+
+std::vector<DocId> MemoryIndex::postings(TermKind kind, std::string_view text) const {
+  auto lock = read_lock();
+  switch (kind) {
+    case TermKind::kToken: {
+      auto it = postings_.find(text);
+      return it == postings_.end() ? std::vector<DocId>{} : it->second;
+    }
+    case TermKind::kLabel: {
+      std::string_view name, value;
+      if (!split_pair(text, name, value) || value.empty()) return {};
+      std::vector<DocId> out;
+      for (StreamId s = 0; s < streams_.size(); ++s)
+        if (streams_[s].get(name) == value)
+          out.insert(out.end(), stream_entries_[s].begin(), stream_entries_[s].end());
+      std::sort(out.begin(), out.end());
+      return out;
+    }
+    case TermKind::kField:
+      return {};
+  }
+  return {};
+}
+
+std::vector<std::string> MemoryIndex::terms_with_prefix(TermKind kind, std::string_view prefix,
+                                                        std::size_t limit) const {
+  std::vector<std::string> out;
+  auto lock = read_lock();
+  if (kind == TermKind::kToken) {
+    for (const auto& [term, ids] : postings_)
+      if (term.starts_with(prefix)) out.push_back(term);
+  } else if (kind == TermKind::kLabel) {
+    for (const auto& s : streams_)
+      for (const auto& [n, v] : s.items()) {
+        std::string t = n + "=" + v;
+        if (t.starts_with(prefix)) out.push_back(std::move(t));
+      }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
 std::size_t MemoryIndex::entry_count() const {
-  std::shared_lock lock(mu_);
+  auto lock = read_lock();
   return entries_.size();
 }
 
 std::size_t MemoryIndex::stream_count() const {
-  std::shared_lock lock(mu_);
+  auto lock = read_lock();
   return streams_.size();
 }
 
 std::size_t MemoryIndex::term_count() const {
-  std::shared_lock lock(mu_);
+  auto lock = read_lock();
   return postings_.size();
 }
 
 std::uint64_t MemoryIndex::line_bytes() const {
-  std::shared_lock lock(mu_);
+  auto lock = read_lock();
   return line_bytes_;
+}
+
+std::uint64_t MemoryIndex::approx_bytes() const {
+  auto lock = read_lock();
+  // Entry struct + string header, hash-map node, and 4 bytes per posting.
+  return line_bytes_ + entries_.size() * (sizeof(Entry) + 32) + posting_count_ * 4;
+}
+
+std::pair<std::int64_t, std::int64_t> MemoryIndex::time_range() const {
+  auto lock = read_lock();
+  return {min_ts_, max_ts_};
+}
+
+void MemoryIndex::visit(std::span<const DocId> ids,
+                        const std::function<void(DocId, const EntryView&)>& fn) const {
+  auto lock = read_lock();
+  for (DocId id : ids) {
+    if (id >= entries_.size()) continue;
+    const Entry& e = entries_[id];
+    fn(id, EntryView{streams_[e.stream], e.ts, e.line});
+  }
+}
+
+DocId MemoryIndex::doc_count() const {
+  auto lock = read_lock();
+  return static_cast<DocId>(entries_.size());
+}
+
+std::vector<SearchPart> MemoryIndex::parts() const {
+  // The aliasing constructor with an empty owner: a non-owning pointer.
+  return {SearchPart{"head", std::shared_ptr<const MemoryIndex>(std::shared_ptr<void>(), this),
+                     nullptr}};
 }
 
 }  // namespace strata::logindex

@@ -6,9 +6,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/config.h"
 #include "common/logging.h"
 #include "common/wire_format.h"
-#include "logindex/tokenizer.h"
+#include "logindex/search_evaluator.h"
+#include "logindex/search_syntax.h"
 
 namespace strata::logindex {
 namespace {
@@ -44,8 +46,7 @@ std::optional<std::int64_t> int_param(const http::Request& req, std::string_view
 
 }  // namespace
 
-SearchApi::SearchApi(const MemoryIndex& index, SearchApiOptions options,
-                     metrics::Registry& registry)
+SearchApi::SearchApi(const Searcher& index, SearchApiOptions options, metrics::Registry& registry)
     : index_(index),
       options_(options),
       searches_(registry.counter("strata_logindex_searches_total", "Search requests.")),
@@ -55,20 +56,23 @@ SearchApi::SearchApi(const MemoryIndex& index, SearchApiOptions options,
                                    "Time to answer a valid search.")) {}
 
 void SearchApi::register_routes(http::HttpServer& server) {
-  server.add_route("GET", "/api/v1/search", [this](const http::Request& r) { return search(r); });
+  auto handler = [this](const http::Request& r) { return search(r); };
+  server.add_route("GET", "/api/v1/logs/search", handler);
+  server.add_route("POST", "/api/v1/logs/search", handler);
+  server.add_route("GET", "/api/v1/search", handler);  // the first slice's path
 }
 
 http::Response SearchApi::search(const http::Request& req) const {
   searches_.inc();
   const auto started = std::chrono::steady_clock::now();
-  SearchQuery q;
+  LogSearch q;
+  LogSearchResult found;
   try {
-    auto text = req.param("q");
-    if (!text || text->empty()) throw BadData("missing parameter \"q\": nothing to search for");
-    if (tokenize(*text).empty())
-      throw BadData("parameter \"q\" has no searchable word (letters, digits or '_'): \"" + *text +
-                    "\"");
-    q.words.push_back(*text);
+    try {
+      q.root = parse_search(req.param("q").value_or(""));
+    } catch (const SearchSyntaxError& e) {
+      throw BadData("invalid parameter \"q\": " + std::string(e.what()));
+    }
     q.limit = options_.default_limit;
     if (auto limit = int_param(req, "limit")) {
       if (*limit < 1 || static_cast<std::uint64_t>(*limit) > options_.max_limit)
@@ -86,12 +90,30 @@ http::Response SearchApi::search(const http::Request& req) const {
         throw BadData("invalid parameter \"stream\": expected <label>=<value>, got \"" + s + "\"");
       q.stream_equals.emplace_back(s.substr(0, eq), s.substr(eq + 1));
     }
+    if (auto step = req.param("step"); step && !step->empty()) {
+      std::chrono::milliseconds ms;
+      try {
+        ms = config::parse_duration(*step, "step");
+      } catch (const config::ConfigError&) {
+        throw BadData("invalid parameter \"step\": expected a duration like 1m, got \"" + *step +
+                      "\"");
+      }
+      if (ms.count() <= 0) throw BadData("invalid parameter \"step\": must be positive");
+      if (!req.param("start") || !req.param("end"))
+        throw BadData("parameter \"step\" needs \"start\" and \"end\"");
+      q.step_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(ms).count();
+    }
+    try {
+      found = run_search(index_.parts(), q);
+    } catch (const std::invalid_argument& e) {
+      throw BadData(e.what());
+    }
   } catch (const BadData& e) {
     bad_requests_.inc();
     return http::Response::json(400, error_json(e.what()));
   }
 
-  SearchResult result = index_.search(q);
+  const SearchResult& result = found.result;
   std::string out = R"({"status":"success","data":{"result":[)";
   bool first = true;
   for (const auto& hit : result.hits) {
@@ -112,7 +134,17 @@ http::Response SearchApi::search(const http::Request& req) const {
     append_string(out, hit.line);
     out += '}';
   }
-  out += R"(],"stats":{"matched":)";
+  out += ']';
+  if (q.step_ns > 0) {
+    out += R"(,"histogram":[)";
+    for (std::size_t k = 0; k < found.histogram.size(); ++k) {
+      if (k) out += ',';
+      out += "[\"" + std::to_string(found.histogram[k].first) + "\"," +
+             std::to_string(found.histogram[k].second) + "]";
+    }
+    out += ']';
+  }
+  out += R"(,"stats":{"matched":)";
   out += std::to_string(result.matched);
   out += "}}}";
   duration_.observe(

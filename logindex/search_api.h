@@ -1,20 +1,27 @@
 // SearchApi: the logindex's native search endpoint.
 //
-//   GET /api/v1/search?q=<words>&limit=100&start=<ns>&end=<ns>&stream=<name>=<value>
+//   GET|POST /api/v1/logs/search?q=<query>&limit=100&start=<ns>&end=<ns>&step=<dur>
+//            &stream=<name>=<value>      (GET /api/v1/search: the same)
 //
-// q is tokenized like the indexed lines (tokenizer.h) and every term must
-// occur (AND), case-insensitively. start/end are inclusive unix-nanosecond
-// bounds; `stream` (repeatable) keeps only streams whose label equals the
-// value. The answer lists the newest matches first:
+// q is the search language of docs/search.md (search_syntax.h): words,
+// "phrases", prefix*, field:value, field:/regex/, AND/OR/NOT, parentheses;
+// absent or empty, it matches every line. start/end are inclusive
+// unix-nanosecond bounds; `stream` (repeatable) keeps only streams whose
+// label equals the value; `step` (a duration, needs start and end) adds a
+// count of matches per bucket for the log-volume graph. The answer lists the
+// newest matches first:
 //
 //   {"status":"success","data":{"result":[{"stream":{"job":"x"},"ts":"1700000000000000000",
-//    "line":"..."}],"stats":{"matched":N}}}
+//    "line":"..."}],"histogram":[["<bucket start ns>",N],...],"stats":{"matched":N}}}
 //
 // `ts` is a string because nanosecond timestamps exceed the integers a JSON
 // reader in a browser holds exactly; `matched` counts every match, not only
-// the `limit` returned. Bad input (no searchable word, limit out of range,
-// unparsable times, end before start) is 400
-// {"status":"error","errorType":"bad_data","error":"..."}.
+// the `limit` returned. Bad input (a query that does not parse -- the
+// message names the position --, limit out of range, unparsable times, end
+// before start) is 400 {"status":"error","errorType":"bad_data","error":"..."}.
+//
+// It serves any Searcher: the LogStore in the server, a bare MemoryIndex in
+// tests.
 //
 // Thread-safety: the handler only reads the index and may run concurrently.
 #pragma once
@@ -23,7 +30,7 @@
 
 #include "common/http_server.h"
 #include "common/metrics_registry.h"
-#include "logindex/memory_index.h"
+#include "logindex/query.h"
 
 namespace strata::logindex {
 
@@ -34,13 +41,13 @@ struct SearchApiOptions {
 
 class SearchApi {
  public:
-  SearchApi(const MemoryIndex& index, SearchApiOptions options, metrics::Registry& registry);
+  SearchApi(const Searcher& index, SearchApiOptions options, metrics::Registry& registry);
 
   void register_routes(http::HttpServer& server);
   http::Response search(const http::Request& req) const;
 
  private:
-  const MemoryIndex& index_;
+  const Searcher& index_;
   SearchApiOptions options_;
   metrics::Counter& searches_;
   metrics::Counter& bad_requests_;

@@ -66,7 +66,8 @@ struct Pipeline {
                                  "--tsdb.data_dir=" + dir + "/tsdb"});
     logindex = std::make_unique<ChildProcess>(
         "logindex", STRATA_LOGINDEX_BIN,
-        std::vector<std::string>{kafka, "--logindex.listen=" + addr(logindex_port)});
+        std::vector<std::string>{kafka, "--logindex.listen=" + addr(logindex_port),
+                                 "--logindex.data_dir=" + dir + "/logindex"});
     collector = std::make_unique<ChildProcess>(
         "collector", STRATA_COLLECTOR_BIN,
         std::vector<std::string>{kafka, "--collector.listen=" + addr(collector_port),

@@ -13,6 +13,7 @@
 #include "common/service.h"
 #include "common/wire_format.h"
 #include "logindex/logindex_server.h"
+#include "tests/support/process.h"
 
 using namespace strata;
 using namespace std::chrono_literals;
@@ -28,6 +29,7 @@ config::Config logindex_config(const std::string& brokers) {
   c.set("kafka.brokers", brokers, "test");
   c.set("logindex.listen", "127.0.0.1:0", "test");
   c.set("logindex.ingest.poll_timeout", "100ms", "test");
+  c.set("logindex.data_dir", testing::temp_dir("logindex-ingest"), "test");
   return c;
 }
 
@@ -91,7 +93,7 @@ TEST_CASE("logindex: lines published on Kafka are searchable, exactly once",
 
   const std::size_t total = 5 * 40 + 1;
   REQUIRE(eventually([&] {
-    return server.index().entry_count() == total &&
+    return server.store().entry_count() == total &&
            metric(client, url, "strata_logindex_ingest_rejected_messages_total") == 1;
   }));
   REQUIRE(eventually([&] { return client.get(url + "/readyz").status == 200; }));
@@ -127,7 +129,7 @@ TEST_CASE("logindex: lines published on Kafka are searchable, exactly once",
     return metric(client, url, "strata_logindex_duplicate_entries_total") ==
            static_cast<double>(total);
   }));
-  CHECK(server.index().entry_count() == total);
+  CHECK(server.store().entry_count() == total);
   CHECK(client.get(url + "/api/v1/search?q=finished&limit=1").body.find(R"("matched":200)") !=
         std::string::npos);
   CHECK(metric(client, url, "strata_logindex_entries") == static_cast<double>(total));

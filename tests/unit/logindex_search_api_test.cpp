@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/metrics_registry.h"
+#include "logindex/memory_index.h"
 #include "logindex/search_api.h"
 
 using namespace strata;
@@ -83,10 +84,10 @@ TEST_CASE("search api: bad requests are 400 bad_data", "[logindex][api]") {
     CHECK(r.status == 400);
     CHECK(r.body == bad_data(message));
   };
-  check({}, "missing parameter \\\"q\\\": nothing to search for");
-  check({{"q", ""}}, "missing parameter \\\"q\\\": nothing to search for");
+  check({{"q", "(a"}}, "invalid parameter \\\"q\\\": parse error at char 1: unclosed '('");
   check({{"q", " .-/ "}},
-        "parameter \\\"q\\\" has no searchable word (letters, digits or '_'): \\\" .-/ \\\"");
+        "invalid parameter \\\"q\\\": parse error at char 2: word "
+        "\\\".-/\\\" has no letters or digits to search for");
   check({{"q", "x"}, {"limit", "0"}},
         "invalid parameter \\\"limit\\\": must be between 1 and 1000, got 0");
   check({{"q", "x"}, {"limit", "1001"}},
@@ -101,6 +102,7 @@ TEST_CASE("search api: bad requests are 400 bad_data", "[logindex][api]") {
         "invalid parameter \\\"stream\\\": expected <label>=<value>, got \\\"job\\\"");
   check({{"q", "x"}, {"stream", "=x"}},
         "invalid parameter \\\"stream\\\": expected <label>=<value>, got \\\"=x\\\"");
+  check({{"q", "x"}, {"step", "1m"}}, "parameter \\\"step\\\" needs \\\"start\\\" and \\\"end\\\"");
   check({{"q", "x"}, {"stream", "a-b=x"}},
         "invalid parameter \\\"stream\\\": expected <label>=<value>, got \\\"a-b=x\\\"");
   auto text = f.registry.render();

@@ -1,0 +1,321 @@
+#include "logindex/search_evaluator.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <functional>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "logindex/memory_index.h"
+#include "logindex/segment.h"
+#include "logindex/tokenizer.h"
+
+namespace strata::logindex {
+namespace {
+
+using Ids = std::vector<DocId>;
+
+// A field:/re/ leaf looks at every value of the field; this bounds the
+// dictionary walk.
+constexpr std::size_t kMaxFieldValues = 1'000'000;
+
+Ids all_ids(DocId n) {
+  Ids out(n);
+  for (DocId i = 0; i < n; ++i) out[i] = i;
+  return out;
+}
+
+Ids intersect_ids(const Ids& a, const Ids& b) {
+  Ids out;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+Ids unite_ids(const Ids& a, const Ids& b) {
+  Ids out;
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+Ids subtract_ids(const Ids& a, const Ids& b) {
+  Ids out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+// One part of the store behind one interface: the head or a segment.
+class PartView {
+ public:
+  explicit PartView(const SearchPart& p) : head_(p.head.get()), seg_(p.segment.get()) {
+    n_ = head_ ? head_->doc_count() : seg_->doc_count();
+  }
+  DocId size() const { return n_; }
+
+  Ids postings(TermKind kind, std::string_view text) const {
+    if (head_) {
+      Ids ids = head_->postings(kind, text);
+      // The head may have grown since size() was taken; stay within it.
+      ids.erase(std::lower_bound(ids.begin(), ids.end(), n_), ids.end());
+      return ids;
+    }
+    auto it = seg_->postings(kind, text);
+    return collect(*it);
+  }
+  std::vector<std::string> prefix_terms(TermKind kind, std::string_view prefix,
+                                        std::size_t limit) const {
+    return head_ ? head_->terms_with_prefix(kind, prefix, limit)
+                 : seg_->terms_with_prefix(kind, prefix, limit);
+  }
+  // Ids that may hold times in [start, end].
+  std::pair<DocId, DocId> range(std::int64_t start, std::int64_t end) const {
+    if (head_) return {0, n_};
+    return seg_->doc_range(start, end);
+  }
+  using Visit = std::function<void(DocId, const Labels&, std::int64_t, std::string_view)>;
+  void read(const Ids& ids, const Visit& fn) const {
+    if (head_) {
+      head_->visit(ids,
+                   [&](DocId id, const EntryView& e) { fn(id, e.stream, e.timestamp_ns, e.line); });
+      return;
+    }
+    DocReader reader(*seg_);
+    for (DocId id : ids) {
+      SegmentDoc d = reader.get(id);
+      fn(id, seg_->streams()[d.stream], d.timestamp_ns, d.line);
+    }
+  }
+
+ private:
+  const MemoryIndex* head_;
+  const Segment* seg_;
+  DocId n_ = 0;
+};
+
+bool is_phrase(const SearchNode& n) {
+  return n.kind == SearchNode::Kind::kTerms && n.terms.size() > 1;
+}
+
+bool has_sequence(const std::vector<std::string>& words, const std::vector<std::string>& seq) {
+  if (seq.empty() || words.size() < seq.size()) return false;
+  for (std::size_t i = 0; i + seq.size() <= words.size(); ++i)
+    if (std::equal(seq.begin(), seq.end(), words.begin() + static_cast<std::ptrdiff_t>(i)))
+      return true;
+  return false;
+}
+
+// Evaluates one query over one part.
+class PartEvaluator {
+ public:
+  explicit PartEvaluator(const PartView& part) : part_(part) {}
+
+  struct Set {
+    Ids ids;
+    bool exact = true;
+  };
+
+  Set eval(const SearchNode& n) {
+    using K = SearchNode::Kind;
+    switch (n.kind) {
+      case K::kAll:
+        return {all_ids(part_.size()), true};
+      case K::kTerms: {
+        std::vector<std::string> unique = n.terms;
+        std::sort(unique.begin(), unique.end());
+        unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+        Ids ids = part_.postings(TermKind::kToken, unique[0]);
+        for (std::size_t k = 1; k < unique.size() && !ids.empty(); ++k)
+          ids = intersect_ids(ids, part_.postings(TermKind::kToken, unique[k]));
+        return leaf(n, std::move(ids), n.terms.size() == 1);
+      }
+      case K::kPrefix: {
+        auto terms = part_.prefix_terms(TermKind::kToken, n.terms[0], kMaxPrefixTerms + 1);
+        if (terms.size() > kMaxPrefixTerms)
+          throw std::invalid_argument("prefix " + n.text + " matches more than " +
+                                      std::to_string(kMaxPrefixTerms) +
+                                      " words; use a longer prefix");
+        Ids ids;
+        for (const auto& t : terms) ids = unite_ids(ids, part_.postings(TermKind::kToken, t));
+        return leaf(n, std::move(ids), true);
+      }
+      case K::kFieldEqual: {
+        std::string key = n.field + "=" + n.value;
+        return leaf(
+            n,
+            unite_ids(part_.postings(TermKind::kLabel, key), part_.postings(TermKind::kField, key)),
+            true);
+      }
+      case K::kFieldRegex: {
+        Ids ids;
+        std::string prefix = n.field + "=";
+        for (TermKind kind : {TermKind::kLabel, TermKind::kField}) {
+          for (const auto& t : part_.prefix_terms(kind, prefix, kMaxFieldValues)) {
+            std::string_view value = std::string_view(t).substr(prefix.size());
+            if (RE2::FullMatch(re2::StringPiece(value.data(), value.size()), *n.regex))
+              ids = unite_ids(ids, part_.postings(kind, t));
+          }
+        }
+        return leaf(n, std::move(ids), true);
+      }
+      case K::kAnd: {
+        Set acc;
+        bool have = false;
+        for (const auto& c : n.children) {
+          if (c.kind == K::kNot) continue;
+          Set s = eval(c);
+          acc.ids = have ? intersect_ids(acc.ids, s.ids) : std::move(s.ids);
+          acc.exact = acc.exact && s.exact;
+          have = true;
+        }
+        if (!have) acc.ids = all_ids(part_.size());
+        for (const auto& c : n.children) {
+          if (c.kind != K::kNot) continue;
+          Set s = eval(c.children[0]);
+          // Subtracting a superset would drop real matches: leave it to
+          // the line check.
+          if (s.exact)
+            acc.ids = subtract_ids(acc.ids, s.ids);
+          else
+            acc.exact = false;
+        }
+        return acc;
+      }
+      case K::kOr: {
+        Set acc;
+        for (const auto& c : n.children) {
+          Set s = eval(c);
+          acc.ids = unite_ids(acc.ids, s.ids);
+          acc.exact = acc.exact && s.exact;
+        }
+        return acc;
+      }
+      case K::kNot: {
+        Set s = eval(n.children[0]);
+        if (!s.exact) return {all_ids(part_.size()), false};
+        return {subtract_ids(all_ids(part_.size()), s.ids), true};
+      }
+    }
+    return {};
+  }
+
+  // The whole query on one candidate (only needed when a phrase made the
+  // set inexact). Leaves other than phrases answer from their exact sets.
+  bool verify(const SearchNode& n, DocId doc, const std::vector<std::string>& words) const {
+    using K = SearchNode::Kind;
+    switch (n.kind) {
+      case K::kAll:
+        return true;
+      case K::kAnd:
+        for (const auto& c : n.children)
+          if (!verify(c, doc, words)) return false;
+        return true;
+      case K::kOr:
+        for (const auto& c : n.children)
+          if (verify(c, doc, words)) return true;
+        return false;
+      case K::kNot:
+        return !verify(n.children[0], doc, words);
+      default: {
+        const Ids& ids = leaves_.at(&n);
+        if (!std::binary_search(ids.begin(), ids.end(), doc)) return false;
+        return !is_phrase(n) || has_sequence(words, n.terms);
+      }
+    }
+  }
+
+ private:
+  Set leaf(const SearchNode& n, Ids ids, bool exact) {
+    leaves_[&n] = ids;
+    return {std::move(ids), exact};
+  }
+  const PartView& part_;
+  std::unordered_map<const SearchNode*, Ids> leaves_;
+};
+
+struct Match {
+  std::int64_t ts;
+  std::size_t part;  // index into parts (0 = newest)
+  DocId doc;
+};
+
+}  // namespace
+
+LogSearchResult run_search(const std::vector<SearchPart>& parts, const LogSearch& search) {
+  if (search.step_ns < 0) throw std::invalid_argument("step must be positive");
+  std::size_t buckets = 0;
+  if (search.step_ns > 0) {
+    if (search.start_ns == std::numeric_limits<std::int64_t>::min() ||
+        search.end_ns < search.start_ns)
+      throw std::invalid_argument("a histogram needs a start and an end not before it");
+    std::uint64_t span =
+        static_cast<std::uint64_t>(search.end_ns) - static_cast<std::uint64_t>(search.start_ns);
+    std::uint64_t n = span / static_cast<std::uint64_t>(search.step_ns) + 1;
+    if (n > kMaxBuckets)
+      throw std::invalid_argument("the histogram would have " + std::to_string(n) +
+                                  " buckets; the limit is " + std::to_string(kMaxBuckets) +
+                                  " (use a larger step)");
+    buckets = static_cast<std::size_t>(n);
+  }
+  LogSearchResult out;
+  std::vector<std::uint64_t> counts(buckets, 0);
+  std::vector<Match> matches;
+  std::vector<PartView> views;
+  views.reserve(parts.size());
+  for (const auto& p : parts) views.emplace_back(p);
+
+  for (std::size_t pi = 0; pi < views.size(); ++pi) {
+    const PartView& part = views[pi];
+    PartEvaluator ev(part);
+    PartEvaluator::Set set = ev.eval(search.root);
+    for (const auto& [name, value] : search.stream_equals)
+      set.ids = intersect_ids(set.ids, part.postings(TermKind::kLabel, name + "=" + value));
+    auto [lo, hi] = part.range(search.start_ns, search.end_ns);
+    set.ids.erase(std::lower_bound(set.ids.begin(), set.ids.end(), hi), set.ids.end());
+    set.ids.erase(set.ids.begin(), std::lower_bound(set.ids.begin(), set.ids.end(), lo));
+    if (set.ids.empty()) continue;
+    part.read(set.ids, [&](DocId id, const Labels&, std::int64_t ts, std::string_view line) {
+      if (ts < search.start_ns || ts > search.end_ns) return;
+      if (!set.exact && !ev.verify(search.root, id, tokenize(line))) return;
+      matches.push_back({ts, pi, id});
+      if (buckets) {
+        auto k = (static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(search.start_ns)) /
+                 static_cast<std::uint64_t>(search.step_ns);
+        ++counts[static_cast<std::size_t>(k)];
+      }
+    });
+  }
+
+  out.result.matched = matches.size();
+  // Newest first; at equal times the newer part, then the later doc.
+  auto newer = [](const Match& a, const Match& b) {
+    if (a.ts != b.ts) return a.ts > b.ts;
+    if (a.part != b.part) return a.part < b.part;
+    return a.doc > b.doc;
+  };
+  std::size_t keep = std::min(search.limit, matches.size());
+  std::partial_sort(matches.begin(), matches.begin() + static_cast<std::ptrdiff_t>(keep),
+                    matches.end(), newer);
+  matches.resize(keep);
+  // Read the kept lines, part by part in doc order, then restore the order.
+  out.result.hits.resize(keep);
+  for (std::size_t pi = 0; pi < views.size(); ++pi) {
+    std::vector<std::pair<DocId, std::size_t>> want;  // doc, slot
+    for (std::size_t k = 0; k < keep; ++k)
+      if (matches[k].part == pi) want.emplace_back(matches[k].doc, k);
+    if (want.empty()) continue;
+    std::sort(want.begin(), want.end());
+    Ids ids;
+    for (const auto& w : want) ids.push_back(w.first);
+    std::size_t next = 0;
+    views[pi].read(
+        ids, [&](DocId id, const Labels& stream, std::int64_t ts, std::string_view line) {
+          while (next < want.size() && want[next].first < id) ++next;
+          for (; next < want.size() && want[next].first == id; ++next)
+            out.result.hits[want[next].second] = SearchHit{stream, ts, std::string(line)};
+        });
+  }
+  for (std::size_t k = 0; k < buckets; ++k)
+    out.histogram.emplace_back(search.start_ns + static_cast<std::int64_t>(k) * search.step_ns,
+                               counts[k]);
+  return out;
+}
+
+}  // namespace strata::logindex

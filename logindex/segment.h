@@ -1,0 +1,150 @@
+// Segment: one immutable, memory-mapped on-disk segment of the log store
+// (written by segment_writer.h; format: docs/format/segment.md).
+//
+// What it holds: every line of a flushed head (or of merged segments) in
+// zstd-compressed blocks of ~64 KiB with per-block min/max time, docs
+// numbered 0..n-1 in timestamp order; a sorted term dictionary (tokens,
+// stream label pairs, extracted fields) pointing at compressed posting
+// lists; the stream table; a dedup table of entry hashes; a footer with the
+// format version, section offsets and CRC-32s.
+//
+// Damage. open() verifies the header, the footer and the CRC of every
+// section (the line blocks included) and the consistency of the block
+// index, so a bit flip or a truncated file is caught before the segment is
+// served; the SegmentError names the file, the section and the offset.
+// Each block's own CRC is checked again when it is decompressed, so damage
+// that appears later (a disk going bad under the mapping) is reported by
+// the read that meets it, as a SegmentError naming file and block.
+//
+// Thread-safety: immutable after open(); every method may run concurrently.
+// Decompressed blocks are not cached across calls. Postings iterators and
+// DocReaders borrow the mapping: keep the shared_ptr<const Segment> alive
+// while using them (the mapping outlives an unlink of the file).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/labels.h"
+#include "logindex/file.h"
+#include "logindex/postings.h"
+#include "logindex/query.h"
+#include "logindex/segment_format.h"
+#include "logindex/segment_writer.h"
+
+namespace strata::logindex {
+
+class SegmentError : public std::runtime_error {
+ public:
+  SegmentError(const std::filesystem::path& file, const std::string& what)
+      : std::runtime_error("segment " + file.string() + ": " + what), file_(file) {}
+  const std::filesystem::path& file() const { return file_; }
+
+ private:
+  std::filesystem::path file_;
+};
+
+// One decoded document.
+struct SegmentDoc {
+  std::uint32_t stream = 0;  // index into Segment::streams()
+  std::int64_t timestamp_ns = 0;
+  std::string_view line;  // valid until the DocReader moves to another block
+};
+
+class Segment;
+
+// Reads documents, decompressing each block once while consecutive reads
+// stay inside it. Single-threaded; cheap to create.
+class DocReader {
+ public:
+  explicit DocReader(const Segment& segment) : segment_(segment) {}
+  // Throws SegmentError when the block is damaged.
+  SegmentDoc get(DocId doc);
+
+ private:
+  void load(std::size_t block);
+  const Segment& segment_;
+  std::size_t block_ = static_cast<std::size_t>(-1);
+  std::string raw_;
+  std::vector<SegmentDoc> docs_;
+};
+
+class Segment {
+ public:
+  // Maps and verifies the file (see "Damage" above). Throws SegmentError.
+  static std::shared_ptr<const Segment> open(const std::filesystem::path& path);
+
+  const SegmentSummary& summary() const { return summary_; }
+  const std::filesystem::path& path() const { return summary_.path; }
+  std::uint32_t doc_count() const { return summary_.docs; }
+  const std::vector<Labels>& streams() const { return streams_; }
+
+  // ---- postings primitives (for query evaluators) ----
+  // The posting list of a term; empty when the segment lacks it.
+  std::unique_ptr<PostingsIterator> postings(TermKind kind, std::string_view text) const;
+  // How many docs hold the term (0 when absent) without decoding its list.
+  std::uint32_t doc_frequency(TermKind kind, std::string_view text) const;
+  // Terms of `kind` starting with `prefix`, ascending, at most `limit`
+  // (for `term*` queries: unite their postings).
+  std::vector<std::string> terms_with_prefix(TermKind kind, std::string_view prefix,
+                                             std::size_t limit) const;
+  // The docs [first, last) whose blocks may hold timestamps in
+  // [start_ns, end_ns] (by block min/max time; docs are in time order). Docs
+  // in the first and last block of the range still need their own check.
+  std::pair<DocId, DocId> doc_range(std::int64_t start_ns, std::int64_t end_ns) const;
+
+  // ---- whole searches ----
+  SearchResult search(const SearchQuery& query) const;
+  // True when the segment holds this exact entry (`hash` is entry_hash()).
+  // `reader`, a DocReader of this segment, is reused across calls when given,
+  // so checking a run of replayed entries decompresses each block once.
+  bool contains(const Labels& stream, std::uint64_t hash, std::int64_t timestamp_ns,
+                std::string_view line, DocReader* reader = nullptr) const;
+
+  // Blocks decompressed by this segment so far (tests check time pruning).
+  std::uint64_t blocks_decompressed() const { return blocks_decompressed_.load(); }
+
+ private:
+  friend class DocReader;
+  Segment() = default;
+  void verify_and_load();
+  std::size_t block_count() const { return block_index_.size() / kBlockIndexEntryBytes; }
+  BlockIndexEntry block(std::size_t b) const;
+  std::size_t block_of(DocId doc) const;
+  // The dictionary (front-coded, see segment_format.h).
+  struct DictEntry {
+    std::string key;
+    std::uint64_t docs = 0, offset = 0, length = 0;
+  };
+  std::string_view restart_key(std::uint32_t restart) const;
+  // The last restart whose key is <= `key` (0 when none is).
+  std::uint32_t restart_for(std::string_view key) const;
+  // Calls fn(const DictEntry&) for the entries from restart `restart` on, in
+  // key order, until fn returns false or the dictionary ends.
+  template <typename Fn>
+  void scan_dictionary(std::uint32_t restart, Fn&& fn) const;
+  std::optional<DictEntry> find(TermKind kind, std::string_view text) const;
+  [[noreturn]] void fail(const std::string& what) const { throw SegmentError(summary_.path, what); }
+
+  std::shared_ptr<const MappedFile> file_;
+  SegmentSummary summary_;
+  std::vector<Labels> streams_;
+  std::span<const std::uint8_t> block_index_;
+  std::span<const std::uint8_t> postings_;
+  std::span<const std::uint8_t> dictionary_;
+  std::uint32_t term_count_ = 0;
+  std::uint32_t restart_count_ = 0;
+  const std::uint8_t* restarts_ = nullptr;  // restart_count_ x u32
+  std::span<const std::uint8_t> dict_entries_;
+  std::span<const std::uint8_t> dedup_;
+  mutable std::atomic<std::uint64_t> blocks_decompressed_{0};
+};
+
+}  // namespace strata::logindex

@@ -1,0 +1,62 @@
+// segment_format: the constants and fixed-size structures of the segment
+// file layout (docs/format/segment.md), shared by segment_writer.h (which
+// produces it) and segment.h (which reads it). Nothing here does I/O.
+//
+//   header   magic "STRLSEG\0", u32 version, u32 flags
+//   sections lines (zstd blocks), block index, streams, postings,
+//            dictionary, dedup, meta -- in this order
+//   footer   per section (u64 offset, u64 length, u32 CRC-32), u32 docs,
+//            i64 min ts, i64 max ts, u32 version, u32 CRC-32 of the footer
+//            bytes before it, magic "STRLSEG\0"
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace strata::logindex {
+
+inline constexpr std::string_view kSegmentMagic{"STRLSEG\0", 8};
+inline constexpr std::uint32_t kSegmentVersion = 1;
+inline constexpr std::size_t kSegmentHeaderBytes = 16;
+
+enum SegmentSection : std::size_t {
+  kSectionLines = 0,
+  kSectionBlockIndex,
+  kSectionStreams,
+  kSectionPostings,
+  kSectionDictionary,
+  kSectionDedup,
+  kSectionMeta,
+  kSectionCount,
+};
+inline constexpr std::array<std::string_view, kSectionCount> kSectionNames{
+    "lines", "block index", "streams", "postings", "dictionary", "dedup", "meta"};
+
+inline constexpr std::size_t kSectionRefBytes = 20;  // u64 offset, u64 length, u32 crc
+inline constexpr std::size_t kSegmentFooterBytes =
+    kSectionCount * kSectionRefBytes + 4 + 8 + 8 + 4 + 4 + 8;
+
+// One line block's entry in the block index (fixed width, so it is read in
+// place from the mapping).
+inline constexpr std::size_t kBlockIndexEntryBytes = 44;
+struct BlockIndexEntry {
+  std::uint64_t offset = 0;  // of the zstd frame, from the start of the file
+  std::uint32_t compressed_bytes = 0;
+  std::uint32_t raw_bytes = 0;
+  std::uint32_t first_doc = 0;
+  std::uint32_t doc_count = 0;
+  std::int64_t min_ts = 0;
+  std::int64_t max_ts = 0;
+  std::uint32_t crc = 0;  // CRC-32 of the compressed bytes
+};
+
+inline constexpr std::size_t kDedupEntryBytes = 8;  // u64 entry_hash, ascending
+
+// The dictionary stores each key as (shared prefix length with the previous
+// key, rest); every kDictRestartInterval-th key is stored whole and listed
+// in the restart table, which a lookup binary-searches (LevelDB's scheme).
+inline constexpr std::uint32_t kDictRestartInterval = 16;
+
+}  // namespace strata::logindex
