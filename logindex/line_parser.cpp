@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 
 #include <simdjson.h>
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -260,6 +261,22 @@ ParsedLine LineParser::parse(const Labels& stream, std::string_view line,
   // would be misleading: keep none.
   if (!parsed) out.fields.clear();
   fill_time_and_level(out, line, receive_ns);
+  return out;
+}
+
+std::vector<std::string> LineParser::field_terms(const Labels& stream,
+                                                 std::string_view line) const {
+  ParsedLine p = parse(stream, line, 0);
+  std::vector<std::string> out;
+  if (!p.level.empty()) out.push_back("level=" + p.level);
+  for (const auto& [name, value] : p.fields) {
+    if (value.size() > kMaxIndexedFieldValue || name == "level") continue;
+    bool time_field = false;
+    for (auto t : kTimeFields) time_field = time_field || name == t || name == "_timestamp";
+    if (!time_field) out.push_back(name + "=" + value);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

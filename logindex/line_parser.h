@@ -56,6 +56,7 @@ namespace strata::logindex {
 inline constexpr std::size_t kMaxFields = 64;
 inline constexpr std::size_t kMaxFieldName = 128;
 inline constexpr std::size_t kMaxFieldValue = 1024;
+inline constexpr std::size_t kMaxIndexedFieldValue = 128;
 
 enum class LineFormat { kAuto, kJson, kLogfmt, kRegexp, kRaw };
 
@@ -86,6 +87,15 @@ class LineParser {
 
   // `receive_ns` gives syslog times their year (timestamp_detector.h).
   ParsedLine parse(const Labels& stream, std::string_view line, std::int64_t receive_ns) const;
+
+  // What the store indexes of a line (as kField terms, postings.h): sorted,
+  // distinct "name=value" strings -- `level=<normalised>` when a level was
+  // found, and every extracted field whose value is at most
+  // kMaxIndexedFieldValue bytes (a message field is text, searched by its
+  // words, not as one value), except the timestamp fields (unique per line,
+  // they would only bloat the dictionary). A pure function of stream and
+  // line, so the head, a flush and a merge derive the same terms.
+  std::vector<std::string> field_terms(const Labels& stream, std::string_view line) const;
 
  private:
   std::vector<ParserRule> rules_;

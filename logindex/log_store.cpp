@@ -43,7 +43,7 @@ LogStore::LogStore(LogStoreOptions options) : options_(std::move(options)) {
   lock_ = std::make_unique<DirLock>(options_.dir);
   open_segments();
 
-  head_ = std::make_shared<MemoryIndex>();
+  head_ = std::make_shared<MemoryIndex>(options_.parser);
   wal_ = std::make_unique<Wal>(
       WalOptions{options_.dir / "wal", options_.wal_file_bytes, options_.fsync});
   {
@@ -281,6 +281,12 @@ std::vector<LogStore::Part> LogStore::parts() const {
   return out;
 }
 
+void LogStore::add_field_terms(SegmentWriter& writer, const Labels& stream,
+                               std::string_view line) const {
+  if (!options_.parser) return;
+  for (const auto& term : options_.parser->field_terms(stream, line)) writer.add_field_term(term);
+}
+
 bool LogStore::flush_due() const {
   std::shared_lock lock(mu_);
   if (flushing_) return true;  // a failed flush to retry
@@ -312,7 +318,7 @@ bool LogStore::flush_head() {
       frozen = head_;
       flushing_ = head_;
       flushing_wal_upto_ = wal_upto;
-      head_ = std::make_shared<MemoryIndex>();
+      head_ = std::make_shared<MemoryIndex>(options_.parser);
       head_started_ns_ = steady_ns();
     }
     seq = next_seq_++;
@@ -322,8 +328,10 @@ bool LogStore::flush_head() {
   std::shared_ptr<const Segment> segment;
   try {
     SegmentWriter writer(path, options_.segment);
-    frozen->for_each_in_time_order(
-        [&](const EntryView& e) { writer.add(e.stream, e.timestamp_ns, e.line); });
+    frozen->for_each_in_time_order([&](const EntryView& e) {
+      writer.add(e.stream, e.timestamp_ns, e.line);
+      add_field_terms(writer, e.stream, e.line);
+    });
     writer.finish();
     segment = Segment::open(path);
   } catch (const std::exception& e) {
@@ -398,7 +406,9 @@ std::size_t LogStore::merge_segments() {
       heap.pop();
       auto& c = cursors[i];
       auto doc = c.reader->get(d);
-      writer.add(inputs[i].segment->streams()[doc.stream], doc.timestamp_ns, doc.line);
+      const Labels& stream = inputs[i].segment->streams()[doc.stream];
+      writer.add(stream, doc.timestamp_ns, doc.line);
+      add_field_terms(writer, stream, doc.line);
       if (d + 1 < c.end) heap.emplace(c.reader->get(d + 1).timestamp_ns, i, d + 1);
     }
     writer.finish();

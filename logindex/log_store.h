@@ -53,15 +53,21 @@
 #include "common/labels.h"
 #include "common/wire_format.h"
 #include "logindex/file.h"
+#include "logindex/line_parser.h"
 #include "logindex/memory_index.h"
 #include "logindex/query.h"
 #include "logindex/segment.h"
+#include "logindex/segment_writer.h"
 #include "logindex/wal.h"
 
 namespace strata::logindex {
 
 struct LogStoreOptions {
   std::filesystem::path dir;
+  // Extracts the fields indexed as kField terms (line_parser.h field_terms);
+  // null: no fields. Must stay the same for the life of a data directory's
+  // segments to be consistent (a changed rule applies to lines stored after).
+  std::shared_ptr<const LineParser> parser;
   bool fsync = true;  // fdatasync the WAL in sync()
   std::size_t wal_file_bytes = 64u << 20;
   std::uint64_t head_max_bytes = 128u << 20;  // approx_bytes() of the head
@@ -133,6 +139,8 @@ class LogStore final : public Searcher {
   void open_segments();
   AddResult append_locked(const Labels& stream, std::span<const wire::LogEntry> entries, bool log);
   bool flush_due() const;
+  // The line's field terms (options_.parser) into the entry just added.
+  void add_field_terms(SegmentWriter& writer, const Labels& stream, std::string_view line) const;
   void quarantine(const std::filesystem::path& path, const std::string& why);
   void quarantine_reported();
   void report_damage(const SegmentError& e) const;

@@ -1,5 +1,7 @@
 #include "logindex/logindex_server.h"
 
+#include "logindex/line_parser.h"
+
 namespace strata::logindex {
 
 void add_options(config::Schema& s) {
@@ -16,6 +18,10 @@ void add_options(config::Schema& s) {
         "Most Kafka messages applied (then committed) as one batch.");
   s.add("logindex.ingest.poll_timeout", Type::kDuration, "250ms",
         "Longest wait for a Kafka message; also bounds how long stop() waits for the loop.");
+  s.add("logindex.parsers", Type::kList, "",
+        "Line parsing rules, tried in order, each `{selector} format [pattern]` with format "
+        "auto, json, logfmt, regexp (a pattern with named groups) or raw; streams no rule "
+        "selects get auto. The level and short fields found are indexed (docs/search.md).");
   s.add("logindex.data_dir", Type::kString, "data/logindex",
         "Directory of the WAL and the segments; one logindex process per directory.");
   s.add("logindex.wal.fsync", Type::kString, "batch",
@@ -44,6 +50,12 @@ void add_options(config::Schema& s) {
 LogStoreOptions store_options(const config::Config& cfg) {
   LogStoreOptions o;
   o.dir = cfg.str("logindex.data_dir");
+  try {
+    o.parser =
+        std::make_shared<const LineParser>(LineParser::from_specs(cfg.list("logindex.parsers")));
+  } catch (const std::invalid_argument& e) {
+    throw config::ConfigError(std::string("config key 'logindex.parsers': ") + e.what());
+  }
   if (o.dir.empty()) throw config::ConfigError("config key 'logindex.data_dir': must not be empty");
   auto fsync = cfg.str("logindex.wal.fsync");
   if (fsync != "batch" && fsync != "never")

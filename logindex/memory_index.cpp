@@ -17,6 +17,7 @@ struct Prepared {
   std::string_view line;
   std::uint64_t hash;
   std::vector<std::string> terms;
+  std::vector<std::string> fields;
 };
 
 // Split "name=value" (kLabel/kField term text).
@@ -30,7 +31,7 @@ bool split_pair(std::string_view text, std::string_view& name, std::string_view&
 
 }  // namespace
 
-MemoryIndex::MemoryIndex() = default;
+MemoryIndex::MemoryIndex(std::shared_ptr<const LineParser> parser) : parser_(std::move(parser)) {}
 MemoryIndex::~MemoryIndex() = default;
 
 std::shared_lock<std::shared_mutex> MemoryIndex::read_lock() const {
@@ -66,7 +67,8 @@ AddResult MemoryIndex::add(const Labels& stream, std::span<const wire::LogEntry>
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     prepared.push_back(
-        {i, e.timestamp_ns, e.line, entry_hash(fp, e.timestamp_ns, e.line), unique_terms(e.line)});
+        {i, e.timestamp_ns, e.line, entry_hash(fp, e.timestamp_ns, e.line), unique_terms(e.line),
+         parser_ ? parser_->field_terms(stream, e.line) : std::vector<std::string>{}});
   }
 
   std::unique_lock lock = [&] {
@@ -102,6 +104,8 @@ AddResult MemoryIndex::add(const Labels& stream, std::span<const wire::LogEntry>
     max_ts_ = std::max(max_ts_, p.ts);
     by_content_.emplace(p.hash, id);
     for (auto& term : p.terms) postings_.try_emplace(std::move(term)).first->second.push_back(id);
+    for (auto& f : p.fields) fields_.try_emplace(std::move(f)).first->second.push_back(id);
+    posting_count_ += p.fields.size();
     if (added) added->push_back(p.index);
     ++r.added;
   }
@@ -207,8 +211,10 @@ std::vector<DocId> MemoryIndex::postings(TermKind kind, std::string_view text) c
       std::sort(out.begin(), out.end());
       return out;
     }
-    case TermKind::kField:
-      return {};
+    case TermKind::kField: {
+      auto it = fields_.find(text);
+      return it == fields_.end() ? std::vector<DocId>{} : it->second;
+    }
   }
   return {};
 }
@@ -219,6 +225,9 @@ std::vector<std::string> MemoryIndex::terms_with_prefix(TermKind kind, std::stri
   auto lock = read_lock();
   if (kind == TermKind::kToken) {
     for (const auto& [term, ids] : postings_)
+      if (term.starts_with(prefix)) out.push_back(term);
+  } else if (kind == TermKind::kField) {
+    for (const auto& [term, ids] : fields_)
       if (term.starts_with(prefix)) out.push_back(term);
   } else if (kind == TermKind::kLabel) {
     for (const auto& s : streams_)

@@ -35,6 +35,7 @@
 
 #include "common/labels.h"
 #include "common/wire_format.h"
+#include "logindex/line_parser.h"
 #include "logindex/postings.h"
 #include "logindex/query.h"
 
@@ -54,7 +55,9 @@ struct EntryView {
 
 class MemoryIndex final : public Searcher {
  public:
-  MemoryIndex();
+  // With a parser, each line's field_terms() (line_parser.h) are indexed
+  // as kField terms; without, lines have no fields.
+  explicit MemoryIndex(std::shared_ptr<const LineParser> parser = nullptr);
   ~MemoryIndex();
   MemoryIndex(const MemoryIndex&) = delete;
   MemoryIndex& operator=(const MemoryIndex&) = delete;
@@ -80,8 +83,7 @@ class MemoryIndex final : public Searcher {
   void for_each_in_time_order(const std::function<void(const EntryView&)>& fn) const;
 
   // Postings primitives (postings.h) over the entries present now; ids are
-  // arrival order. kLabel terms are "name=value"; kField terms are not
-  // indexed by the head yet (empty).
+  // arrival order. kLabel and kField terms are "name=value".
   std::vector<DocId> postings(TermKind kind, std::string_view text) const;
   // Calls fn(id, entry) for each of `ids` (ascending, each < doc_count() as
   // seen before), under one reader lock.
@@ -128,6 +130,9 @@ class MemoryIndex final : public Searcher {
   // Hash of (stream, ts, line) -> entries with that hash, for deduplication.
   std::unordered_multimap<std::uint64_t, EntryId> by_content_;
   std::unordered_map<std::string, std::vector<EntryId>, StringHash, std::equal_to<>> postings_;
+  // "name=value" field terms -> entries.
+  std::unordered_map<std::string, std::vector<EntryId>, StringHash, std::equal_to<>> fields_;
+  std::shared_ptr<const LineParser> parser_;
   std::uint64_t line_bytes_ = 0;
   std::uint64_t posting_count_ = 0;
   std::int64_t min_ts_ = std::numeric_limits<std::int64_t>::max();

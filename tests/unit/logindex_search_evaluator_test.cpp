@@ -150,3 +150,54 @@ TEST_CASE("search evaluator: newest first, limit, histogram", "[logindex][search
   CHECK_THROWS_WITH(run_search(head.parts(), s),
                     Catch::Contains("buckets; the limit is 11000 (use a larger step)"));
 }
+
+TEST_CASE(
+    "search evaluator: extracted fields and levels are searchable, also after flush and merge",
+    "[logindex][search]") {
+  auto dir = fs::path(testing::temp_dir("lfields"));
+  LogStoreOptions o;
+  o.dir = dir;
+  o.fsync = false;
+  o.maintenance_interval = std::chrono::milliseconds(0);
+  o.retention_age = std::chrono::milliseconds(0);
+  o.merge_min_segments = 2;
+  o.parser = std::make_shared<const LineParser>(
+      LineParser::from_specs({R"({job="api"} logfmt)", R"({job="java"} raw)"}));
+  const std::vector<Line> lines = {
+      {{{"job", "api"}}, "ts=2024-01-01T00:00:00Z level=error status=503 user=42 msg=\"down\""},
+      {{{"job", "api"}}, "level=info status=200 user=7 msg=ok"},
+      {{{"job", "web"}}, R"({"level":"WARNING","status":404,"path":"/x"})"},
+      {{{"job", "java"}}, "2024-01-01 00:00:00 ERROR NullPointerException"},
+      {{{"job", "java"}}, "2024-01-01 00:00:01 INFO started"},
+  };
+  auto add = [&](LogStore& store, std::size_t i) {
+    store.append(lines[i].stream,
+                 std::vector<wire::LogEntry>{
+                     {kT0 + static_cast<std::int64_t>(i) * 1'000'000'000, lines[i].text, {}}});
+  };
+  auto check = [](const std::vector<SearchPart>& parts) {
+    CHECK(run(parts, "level:error") == Ids{0, 3});
+    CHECK(run(parts, "level:warn") == Ids{2});
+    CHECK(run(parts, "status:/5../") == Ids{0});
+    CHECK(run(parts, "status:/[2-4]../") == Ids{1, 2});
+    CHECK(run(parts, "user:42 OR path:\"/x\"") == Ids{0, 2});
+    CHECK(run(parts, "level:info -job:java") == Ids{1});
+    CHECK(run(parts, "ts:/.*/") == Ids{});  // timestamps are not indexed as fields
+    CHECK(run(parts, "msg:down") == Ids{0});
+  };
+  {
+    LogStore store(o);
+    for (std::size_t i = 0; i < 3; ++i) add(store, i);
+    REQUIRE(store.flush_head());
+    for (std::size_t i = 3; i < lines.size(); ++i) add(store, i);
+    check(store.parts());  // segment + head
+    REQUIRE(store.flush_head());
+    REQUIRE(store.merge_segments() == 2);
+    check(store.parts());  // merged segment
+  }
+  {
+    LogStore reopened(o);
+    check(reopened.parts());
+  }
+  fs::remove_all(dir);
+}
