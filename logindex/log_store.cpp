@@ -281,12 +281,6 @@ std::vector<LogStore::Part> LogStore::parts() const {
   return out;
 }
 
-void LogStore::add_field_terms(SegmentWriter& writer, const Labels& stream,
-                               std::string_view line) const {
-  if (!options_.parser) return;
-  for (const auto& term : options_.parser->field_terms(stream, line)) writer.add_field_term(term);
-}
-
 bool LogStore::flush_due() const {
   std::shared_lock lock(mu_);
   if (flushing_) return true;  // a failed flush to retry
@@ -328,9 +322,20 @@ bool LogStore::flush_head() {
   std::shared_ptr<const Segment> segment;
   try {
     SegmentWriter writer(path, options_.segment);
-    frozen->for_each_in_time_order([&](const EntryView& e) {
-      writer.add(e.stream, e.timestamp_ns, e.line);
-      add_field_terms(writer, e.stream, e.line);
+    // The head already holds every posting list: renumber them from arrival
+    // order to the segment's time order instead of tokenizing again.
+    std::vector<DocId> renumber(frozen->doc_count());
+    DocId next = 0;
+    frozen->for_each_in_time_order([&](DocId id, const EntryView& e) {
+      renumber[id] = next++;
+      writer.add_untokenized(e.stream, e.timestamp_ns, e.line);
+    });
+    std::vector<DocId> ids;
+    frozen->for_each_posting_list([&](std::string_view key, std::span<const DocId> head_ids) {
+      ids.clear();
+      for (DocId id : head_ids) ids.push_back(renumber[id]);
+      if (!std::is_sorted(ids.begin(), ids.end())) std::sort(ids.begin(), ids.end());
+      writer.add_postings(key, ids);
     });
     writer.finish();
     segment = Segment::open(path);
@@ -394,6 +399,11 @@ std::size_t LogStore::merge_segments() {
       DocId end = 0;
     };
     std::vector<Cursor> cursors;
+    // renumber[i][d]: the merged doc id of doc d of input i.
+    std::vector<std::vector<DocId>> renumber(inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      renumber[i].resize(inputs[i].segment->doc_count());
+    DocId next = 0;
     using Item = std::tuple<std::int64_t, std::size_t, DocId>;
     std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -407,10 +417,21 @@ std::size_t LogStore::merge_segments() {
       auto& c = cursors[i];
       auto doc = c.reader->get(d);
       const Labels& stream = inputs[i].segment->streams()[doc.stream];
-      writer.add(stream, doc.timestamp_ns, doc.line);
-      add_field_terms(writer, stream, doc.line);
+      writer.add_untokenized(stream, doc.timestamp_ns, doc.line);
+      renumber[i][d] = next++;
       if (d + 1 < c.end) heap.emplace(c.reader->get(d + 1).timestamp_ns, i, d + 1);
     }
+    // Each input's lists renumbered stay ascending (its docs keep their
+    // relative order); the writer sorts the concatenation across inputs.
+    std::vector<DocId> ids;
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      inputs[i].segment->for_each_posting_list(
+          [&](std::string_view key, std::span<const DocId> in_ids) {
+            if (static_cast<TermKind>(key[0]) == TermKind::kLabel) return;  // from the streams
+            ids.clear();
+            for (DocId d : in_ids) ids.push_back(renumber[i][d]);
+            writer.add_postings(key, ids);
+          });
     writer.finish();
     merged = Segment::open(path);
   } catch (const SegmentError& e) {

@@ -50,9 +50,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/file.h"
 #include "common/labels.h"
 #include "common/wire_format.h"
-#include "logindex/file.h"
 #include "logindex/line_parser.h"
 #include "logindex/memory_index.h"
 #include "logindex/query.h"
@@ -139,8 +139,6 @@ class LogStore final : public Searcher {
   void open_segments();
   AddResult append_locked(const Labels& stream, std::span<const wire::LogEntry> entries, bool log);
   bool flush_due() const;
-  // The line's field terms (options_.parser) into the entry just added.
-  void add_field_terms(SegmentWriter& writer, const Labels& stream, std::string_view line) const;
   void quarantine(const std::filesystem::path& path, const std::string& why);
   void quarantine_reported();
   void report_damage(const SegmentError& e) const;

@@ -1,6 +1,7 @@
 #include "logindex/logindex_server.h"
 
 #include "logindex/line_parser.h"
+#include "logindex/loki_api.h"
 
 namespace strata::logindex {
 
@@ -126,6 +127,14 @@ LogIndexServer::LogIndexServer(const config::Config& cfg)
       service_("strata-logindex", http_options(cfg, "logindex")) {
   api_ = std::make_unique<SearchApi>(*store_, search_options(cfg), service_.metrics());
   api_->register_routes(service_.http());
+  {
+    // The Loki-compatible API for Grafana (loki_api.h); its handlers own it.
+    LokiApiOptions loki;
+    loki.default_limit = search_options(cfg).default_limit;
+    loki.max_limit = search_options(cfg).max_limit;
+    LokiApi::register_routes(std::make_shared<LokiApi>(*store_, loki, service_.metrics()),
+                             service_.http());
+  }
   ingester_ = std::make_unique<Ingester>(ingester_options(cfg), *store_, service_.metrics());
   register_store_metrics();
   service_.add_readiness_check("kafka ingest", [this] { return ingester_->readiness(); });

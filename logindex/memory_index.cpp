@@ -182,7 +182,8 @@ SearchResult MemoryIndex::search(const SearchQuery& q) const {
   return result;
 }
 
-void MemoryIndex::for_each_in_time_order(const std::function<void(const EntryView&)>& fn) const {
+void MemoryIndex::for_each_in_time_order(
+    const std::function<void(DocId, const EntryView&)>& fn) const {
   auto lock = read_lock();
   std::vector<EntryId> order(entries_.size());
   std::iota(order.begin(), order.end(), EntryId{0});
@@ -190,8 +191,23 @@ void MemoryIndex::for_each_in_time_order(const std::function<void(const EntryVie
                    [&](EntryId a, EntryId b) { return entries_[a].ts < entries_[b].ts; });
   for (EntryId id : order) {
     const Entry& e = entries_[id];
-    fn(EntryView{streams_[e.stream], e.ts, e.line});
+    fn(id, EntryView{streams_[e.stream], e.ts, e.line});
   }
+}
+
+void MemoryIndex::for_each_posting_list(
+    const std::function<void(std::string_view, std::span<const DocId>)>& fn) const {
+  auto lock = read_lock();
+  std::string key;
+  auto each = [&](TermKind kind, const auto& map) {
+    for (const auto& [term, ids] : map) {
+      key.assign(1, static_cast<char>(kind));
+      key += term;
+      fn(key, ids);
+    }
+  };
+  each(TermKind::kToken, postings_);
+  each(TermKind::kField, fields_);
 }
 
 std::vector<DocId> MemoryIndex::postings(TermKind kind, std::string_view text) const {

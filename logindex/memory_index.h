@@ -78,9 +78,14 @@ class MemoryIndex final : public Searcher {
   // Itself, not owned: valid while this index lives.
   std::vector<SearchPart> parts() const override;
 
-  // Every entry in timestamp order (ties: arrival order), for writing the
-  // head out as a segment. Holds the reader lock throughout.
-  void for_each_in_time_order(const std::function<void(const EntryView&)>& fn) const;
+  // Every entry in timestamp order (ties: arrival order) with its id, for
+  // writing the head out as a segment. Holds the reader lock throughout.
+  void for_each_in_time_order(const std::function<void(DocId, const EntryView&)>& fn) const;
+  // Every kToken and kField posting list (ids ascending), keyed by
+  // term_key(), in no particular order: a flush hands them to the segment
+  // writer instead of tokenizing the lines again. Holds the reader lock.
+  void for_each_posting_list(
+      const std::function<void(std::string_view key, std::span<const DocId> ids)>& fn) const;
 
   // Postings primitives (postings.h) over the entries present now; ids are
   // arrival order. kLabel and kField terms are "name=value".

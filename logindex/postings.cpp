@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <queue>
 
-#include "logindex/byte_codec.h"
+#include "common/byte_codec.h"
 
 namespace strata::logindex {
 

@@ -69,7 +69,9 @@ http::Response SearchApi::search(const http::Request& req) const {
   LogSearchResult found;
   try {
     try {
-      q.root = parse_search(req.param("q").value_or(""));
+      auto text = req.param("q");
+      if (!text) throw BadData("missing parameter \"q\": give a search such as q=error");
+      q.root = parse_search(*text);
     } catch (const SearchSyntaxError& e) {
       throw BadData("invalid parameter \"q\": " + std::string(e.what()));
     }

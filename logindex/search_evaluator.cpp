@@ -49,6 +49,7 @@ class PartView {
     n_ = head_ ? head_->doc_count() : seg_->doc_count();
   }
   DocId size() const { return n_; }
+  const Segment* segment() const { return seg_; }
 
   Ids postings(TermKind kind, std::string_view text) const {
     if (head_) {
@@ -236,6 +237,45 @@ struct Match {
   DocId doc;
 };
 
+std::size_t bucket_of(const LogSearch& search, std::int64_t ts) {
+  return static_cast<std::size_t>(
+      (static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(search.start_ns)) /
+      static_cast<std::uint64_t>(search.step_ns));
+}
+
+// The docs of `ids` (an exact answer, ascending) whose time is within the
+// search's range, adding them to `counts` (the histogram, when asked).
+// Segment docs are in time order in blocks with known time bounds, so a
+// block wholly inside the range (and inside one bucket) is counted without
+// decompressing it; only blocks straddling a boundary are read.
+Ids count_exact(const Segment& seg, const Ids& ids, const LogSearch& search,
+                std::vector<std::uint64_t>& counts) {
+  Ids kept;
+  kept.reserve(ids.size());
+  DocReader reader(seg);
+  std::size_t i = 0;
+  while (i < ids.size()) {
+    const BlockIndexEntry b = seg.block(seg.block_of(ids[i]));
+    std::size_t j = i;
+    while (j < ids.size() && ids[j] < b.first_doc + b.doc_count) ++j;
+    const bool inside = b.min_ts >= search.start_ns && b.max_ts <= search.end_ns;
+    if (inside && (counts.empty() || bucket_of(search, b.min_ts) == bucket_of(search, b.max_ts))) {
+      kept.insert(kept.end(), ids.begin() + static_cast<std::ptrdiff_t>(i),
+                  ids.begin() + static_cast<std::ptrdiff_t>(j));
+      if (!counts.empty()) counts[bucket_of(search, b.min_ts)] += j - i;
+    } else {
+      for (std::size_t k = i; k < j; ++k) {
+        const std::int64_t ts = reader.get(ids[k]).timestamp_ns;
+        if (ts < search.start_ns || ts > search.end_ns) continue;
+        kept.push_back(ids[k]);
+        if (!counts.empty()) ++counts[bucket_of(search, ts)];
+      }
+    }
+    i = j;
+  }
+  return kept;
+}
+
 }  // namespace
 
 LogSearchResult run_search(const std::vector<SearchPart>& parts, const LogSearch& search) {
@@ -257,6 +297,7 @@ LogSearchResult run_search(const std::vector<SearchPart>& parts, const LogSearch
   LogSearchResult out;
   std::vector<std::uint64_t> counts(buckets, 0);
   std::vector<Match> matches;
+  std::uint64_t total = 0;
   std::vector<PartView> views;
   views.reserve(parts.size());
   for (const auto& p : parts) views.emplace_back(p);
@@ -271,19 +312,27 @@ LogSearchResult run_search(const std::vector<SearchPart>& parts, const LogSearch
     set.ids.erase(std::lower_bound(set.ids.begin(), set.ids.end(), hi), set.ids.end());
     set.ids.erase(set.ids.begin(), std::lower_bound(set.ids.begin(), set.ids.end(), lo));
     if (set.ids.empty()) continue;
+    if (set.exact && part.segment()) {
+      // No line needs checking: count from the postings and the blocks' time
+      // bounds, and read only the timestamps of the newest `limit`.
+      Ids kept = count_exact(*part.segment(), set.ids, search, counts);
+      total += kept.size();
+      DocReader reader(*part.segment());
+      for (std::size_t k = kept.size() - std::min(kept.size(), search.limit); k < kept.size(); ++k)
+        matches.push_back({reader.get(kept[k]).timestamp_ns, pi, kept[k]});
+      continue;
+    }
+    const std::size_t before = matches.size();
     part.read(set.ids, [&](DocId id, const Labels&, std::int64_t ts, std::string_view line) {
       if (ts < search.start_ns || ts > search.end_ns) return;
       if (!set.exact && !ev.verify(search.root, id, tokenize(line))) return;
       matches.push_back({ts, pi, id});
-      if (buckets) {
-        auto k = (static_cast<std::uint64_t>(ts) - static_cast<std::uint64_t>(search.start_ns)) /
-                 static_cast<std::uint64_t>(search.step_ns);
-        ++counts[static_cast<std::size_t>(k)];
-      }
+      if (buckets) ++counts[bucket_of(search, ts)];
     });
+    total += matches.size() - before;
   }
 
-  out.result.matched = matches.size();
+  out.result.matched = total;
   // Newest first; at equal times the newer part, then the later doc.
   auto newer = [](const Match& a, const Match& b) {
     if (a.ts != b.ts) return a.ts > b.ts;

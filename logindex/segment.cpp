@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "logindex/byte_codec.h"
+#include "common/byte_codec.h"
 #include "logindex/tokenizer.h"
 
 namespace strata::logindex {
@@ -223,6 +223,25 @@ std::unique_ptr<PostingsIterator> Segment::postings(TermKind kind, std::string_v
     return make_encoded_postings(postings_.subspan(e->offset, e->length));
   } catch (const FormatError& err) {
     fail("postings of a term: " + std::string(err.what()));
+  }
+}
+
+void Segment::for_each_posting_list(
+    const std::function<void(std::string_view, std::span<const DocId>)>& fn) const {
+  std::vector<DocId> ids;
+  try {
+    scan_dictionary(0, [&](const DictEntry& e) {
+      ids = decode_postings(postings_.subspan(e.offset, e.length));
+      if (ids.size() != e.docs)
+        fail("term of " + std::to_string(e.docs) + " docs has " + std::to_string(ids.size()) +
+             " postings");
+      if (!ids.empty() && ids.back() >= summary_.docs)
+        fail("a posting points past the " + std::to_string(summary_.docs) + " docs");
+      fn(e.key, ids);
+      return true;
+    });
+  } catch (const FormatError& e) {
+    fail(std::string("postings: ") + e.what());
   }
 }
 

@@ -25,15 +25,17 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/file.h"
 #include "common/labels.h"
-#include "logindex/file.h"
 #include "logindex/postings.h"
 #include "logindex/query.h"
 #include "logindex/segment_format.h"
@@ -95,10 +97,21 @@ class Segment {
   // (for `term*` queries: unite their postings).
   std::vector<std::string> terms_with_prefix(TermKind kind, std::string_view prefix,
                                              std::size_t limit) const;
+  // Every posting list, in key order: fn(term_key(), ids ascending). For
+  // merges, which renumber and concatenate lists instead of re-tokenizing.
+  void for_each_posting_list(
+      const std::function<void(std::string_view key, std::span<const DocId> ids)>& fn) const;
   // The docs [first, last) whose blocks may hold timestamps in
   // [start_ns, end_ns] (by block min/max time; docs are in time order). Docs
   // in the first and last block of the range still need their own check.
   std::pair<DocId, DocId> doc_range(std::int64_t start_ns, std::int64_t end_ns) const;
+
+  // ---- block layout: docs [first_doc, first_doc + doc_count) of a block
+  // have times within [min_ts, max_ts]; an evaluator whose answer is exact
+  // counts whole blocks from this without decompressing them ----
+  std::size_t block_count() const { return block_index_.size() / kBlockIndexEntryBytes; }
+  BlockIndexEntry block(std::size_t b) const;
+  std::size_t block_of(DocId doc) const;
 
   // ---- whole searches ----
   SearchResult search(const SearchQuery& query) const;
@@ -115,9 +128,6 @@ class Segment {
   friend class DocReader;
   Segment() = default;
   void verify_and_load();
-  std::size_t block_count() const { return block_index_.size() / kBlockIndexEntryBytes; }
-  BlockIndexEntry block(std::size_t b) const;
-  std::size_t block_of(DocId doc) const;
   // The dictionary (front-coded, see segment_format.h).
   struct DictEntry {
     std::string key;

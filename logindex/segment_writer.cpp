@@ -5,10 +5,11 @@
 
 #include <zstd.h>
 #include <algorithm>
+#include <functional>
 #include <stdexcept>
 
+#include "common/file.h"
 #include "logindex/entry_hash.h"
-#include "logindex/file.h"
 #include "logindex/postings.h"
 #include "logindex/tokenizer.h"
 
@@ -43,6 +44,36 @@ void SegmentWriter::write(std::string_view bytes) {
 }
 
 void SegmentWriter::add(const Labels& stream, std::int64_t ts, std::string_view line) {
+  add_untokenized(stream, ts, line);
+  const std::uint32_t doc = docs_ - 1;
+  std::string key(1, static_cast<char>(TermKind::kToken));
+  for_each_term(line, [&](std::string_view t) {
+    key.resize(1);
+    key.append(t);
+    auto it = terms_.find(std::string_view(key));
+    if (it == terms_.end()) it = terms_.try_emplace(key).first;
+    auto& ids = it->second;
+    if (ids.empty() || ids.back() != doc) ids.push_back(doc);
+  });
+}
+
+void SegmentWriter::add_postings(std::string_view key, std::span<const std::uint32_t> ids) {
+  if (finished_) throw std::logic_error("segment writer: add_postings() after finish()");
+  if (key.empty() || static_cast<TermKind>(key[0]) == TermKind::kLabel)
+    throw std::logic_error("segment writer: add_postings() takes kToken and kField terms only");
+  if (ids.empty()) return;
+  if (ids.back() >= docs_)
+    throw std::logic_error("segment writer " + tmp_.string() + ": posting " +
+                           std::to_string(ids.back()) + " past the " + std::to_string(docs_) +
+                           " docs added");
+  auto it = terms_.find(key);
+  if (it == terms_.end()) it = terms_.try_emplace(std::string(key)).first;
+  auto& list = it->second;
+  if (!list.empty() && list.back() >= ids.front()) terms_unsorted_ = true;
+  list.insert(list.end(), ids.begin(), ids.end());
+}
+
+void SegmentWriter::add_untokenized(const Labels& stream, std::int64_t ts, std::string_view line) {
   if (finished_) throw std::logic_error("segment writer: add() after finish()");
   if (docs_ > 0 && ts < max_ts_)
     throw std::logic_error("segment writer " + tmp_.string() +
@@ -70,10 +101,6 @@ void SegmentWriter::add(const Labels& stream, std::int64_t ts, std::string_view 
   max_ts_ = ts;
   stream_docs_[sid].push_back(doc);
   dedup_.push_back(entry_hash(fp, ts, line));
-  for_each_term(line, [&](std::string_view t) {
-    auto& ids = terms_[term_key(TermKind::kToken, t)];
-    if (ids.empty() || ids.back() != doc) ids.push_back(doc);
-  });
 
   if (block_docs_ == 0) {
     block_min_ts_ = ts;
@@ -173,6 +200,12 @@ SegmentSummary SegmentWriter::finish() {
       terms_[key] = std::move(ids);
     }
   }
+  if (terms_unsorted_)
+    for (auto& [key, ids] : terms_)
+      if (std::adjacent_find(ids.begin(), ids.end(), std::greater_equal<>()) != ids.end()) {
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      }
   std::vector<const std::pair<const std::string, std::vector<std::uint32_t>>*> sorted;
   sorted.reserve(terms_.size());
   for (const auto& kv : terms_) sorted.push_back(&kv);

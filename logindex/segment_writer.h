@@ -19,13 +19,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "common/byte_codec.h"
 #include "common/labels.h"
-#include "logindex/byte_codec.h"
 #include "logindex/segment_format.h"
 
 namespace strata::logindex {
@@ -65,6 +66,16 @@ class SegmentWriter {
   // entry added last.
   void add_field_term(std::string_view name_equals_value);
 
+  // The fast path of a flush or a merge, whose input already has posting
+  // lists: entries go in with add_untokenized() (same order rule as add()),
+  // then their kToken/kField lists with add_postings(), so no line is
+  // tokenized or parsed again. kLabel lists are always derived from the
+  // streams in finish() and are refused here.
+  void add_untokenized(const Labels& stream, std::int64_t timestamp_ns, std::string_view line);
+  // `key` is term_key(); `ids` are doc ids of this writer (< docs()). A
+  // term may receive several calls; finish() sorts and deduplicates.
+  void add_postings(std::string_view key, std::span<const std::uint32_t> ids);
+
   std::uint32_t docs() const { return docs_; }
   // Writes the index and the footer, makes the file durable and renames it
   // into place. The writer is spent afterwards.
@@ -96,8 +107,14 @@ class SegmentWriter {
   std::vector<Labels> streams_;
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> streams_by_fp_;
   std::vector<std::vector<std::uint32_t>> stream_docs_;
-  std::unordered_map<std::string, std::vector<std::uint32_t>> terms_;  // key (kind + text) -> docs
-  std::vector<std::uint64_t> dedup_;                                   // entry_hash of every doc
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // key (kind + text) -> docs
+  std::unordered_map<std::string, std::vector<std::uint32_t>, StringHash, std::equal_to<>> terms_;
+  bool terms_unsorted_ = false;       // add_postings() appended out of order
+  std::vector<std::uint64_t> dedup_;  // entry_hash of every doc
   std::vector<std::uint64_t> parents_;
 };
 

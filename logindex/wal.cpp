@@ -10,7 +10,7 @@
 #include <optional>
 #include <stdexcept>
 
-#include "logindex/file.h"
+#include "common/file.h"
 
 namespace strata::logindex {
 

@@ -37,9 +37,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/byte_codec.h"
 #include "common/labels.h"
 #include "common/wire_format.h"
-#include "logindex/byte_codec.h"
 
 namespace strata::logindex {
 

@@ -13,7 +13,7 @@ PACKAGES=(
   libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libprotobuf-dev protobuf-compiler
   libxxhash-dev libbenchmark-dev libssl-dev
   # tools the tests and benchmarks use
-  curl wrk procps openssl
+  curl wrk procps openssl ripgrep sqlite3 libsqlite3-dev
   # peers the tests and benchmarks run side by side, and the libFuzzer runtime
   prometheus victoria-metrics prometheus-node-exporter prometheus-alertmanager clang libclang-rt-14-dev
 )

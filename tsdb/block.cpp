@@ -7,7 +7,7 @@
 #include <random>
 #include <unordered_map>
 
-#include "tsdb/byte_codec.h"
+#include "common/byte_codec.h"
 #include "tsdb/chunk_encoding.h"
 
 namespace strata::tsdb {

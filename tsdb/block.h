@@ -29,10 +29,10 @@
 #include <string>
 #include <vector>
 
+#include "common/file.h"
 #include "common/labels.h"
 #include "common/wire_format.h"
 #include "tsdb/chunk_ref.h"
-#include "tsdb/file.h"
 #include "tsdb/index.h"
 #include "tsdb/label_matcher.h"
 

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "tsdb/byte_codec.h"
+#include "common/byte_codec.h"
 
 namespace strata::tsdb {
 

@@ -9,7 +9,7 @@
 #include <charconv>
 #include <optional>
 
-#include "tsdb/file.h"
+#include "common/file.h"
 
 namespace strata::tsdb {
 
@@ -31,10 +31,6 @@ std::optional<std::uint32_t> parse_index(std::string_view s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
-}
-
-std::span<const std::uint8_t> as_bytes(std::string_view s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
 }  // namespace
@@ -231,7 +227,7 @@ WalReplayStats Wal::replay(const SeriesFn& on_series, const SamplesFn& on_sample
     std::string error;
     bool torn = false;
     auto end = scan_wal_segment(
-        as_bytes(file),
+        strata::as_bytes(file),
         [&](std::uint64_t ref, const Labels& l) {
           ++stats.series;
           on_series(ref, l);

@@ -37,9 +37,9 @@
 #include <string>
 #include <vector>
 
+#include "common/byte_codec.h"
 #include "common/labels.h"
 #include "common/wire_format.h"
-#include "tsdb/byte_codec.h"
 
 namespace strata::tsdb {
 

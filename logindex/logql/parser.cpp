@@ -32,7 +32,7 @@ constexpr std::array<std::string_view, 14> kUnsupportedFunctions = {"sum_over_ti
                                                                     "stdvar",
                                                                     "sort"};
 constexpr std::array<std::string_view, 9> kUnsupportedStages = {
-    "pattern", "unpack", "unwrap", "label_format", "drop", "keep", "decolorize", "ip", "distinct"};
+    "pattern", "unpack", "unwrap", "label_format", "keep", "decolorize", "ip", "distinct"};
 
 template <std::size_t N>
 bool contains(const std::array<std::string_view, N>& list, std::string_view w) {
@@ -82,6 +82,15 @@ class Parser {
   }
   bool at_end() const { return i_ >= s_.size(); }
   char peek(std::size_t ahead = 0) const { return i_ + ahead < s_.size() ? s_[i_ + ahead] : '\0'; }
+  // Whether a label-filter comparison operator (= != =~ !~ < > <= >=) starts
+  // at `at`, after optional whitespace.
+  bool comparison_after(std::size_t at) const {
+    while (at < s_.size() && (s_[at] == ' ' || s_[at] == '\t' || s_[at] == '\n')) ++at;
+    if (at >= s_.size()) return false;
+    char c = s_[at];
+    if (c == '=' || c == '<' || c == '>') return true;
+    return c == '!' && at + 1 < s_.size() && (s_[at + 1] == '=' || s_[at + 1] == '~');
+  }
   void skip() {
     while (!at_end() && is_space(s_[i_])) ++i_;
   }
@@ -311,7 +320,25 @@ class Parser {
         skip();
         std::size_t vpos = i_;
         st.format = parse_template(string_literal(), vpos);
-      } else if (contains(kUnsupportedStages, w)) {
+      } else if (w == "drop") {
+        // Grafana's log-volume query ends in `| drop __error__`. This store
+        // never produces __error__ labels, so dropping them is a no-op; any
+        // other drop would change results and is refused.
+        i_ += w.size();
+        for (;;) {
+          skip();
+          std::size_t name_pos = i_;
+          std::string name = ident();
+          if (name != "__error__" && name != "__error_details__")
+            fail_at(name_pos, "drop supports only __error__ and __error_details__, not " + name);
+          skip();
+          if (peek() != ',') break;
+          ++i_;
+        }
+        continue;
+      } else if (contains(kUnsupportedStages, w) && !comparison_after(word_pos + w.size())) {
+        // A label may share a stage's name (`| ip="10.0.0.1"`); only the
+        // stage itself is refused.
         fail_at(word_pos, "the " + std::string(w) + " stage is not supported by Strata");
       } else if (!w.empty()) {
         st.kind = Stage::Kind::kLabelFilter;

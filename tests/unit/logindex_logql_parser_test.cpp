@@ -111,6 +111,10 @@ TEST_CASE("logql: malformed and unsupported queries name line and column", "[log
         "regex's backslash is written \\\\, or use `backquotes`)");
   CHECK(error_of(R"({a="b"} | pattern "<ip> <_>")") ==
         "parse error at line 1, col 11: the pattern stage is not supported by Strata");
+  CHECK(error_of(R"({a="b"} | keep ip, status)") ==
+        "parse error at line 1, col 11: the keep stage is not supported by Strata");
+  // A label named like a stage is an ordinary label filter.
+  CHECK(error_of(R"({a="b"} | json | ip="10.0.0.1" | keep != "x" | pattern=~"a.*")") == "no error");
   CHECK(error_of(R"({a="b"} | json foo="bar")") ==
         "parse error at line 1, col 16: json with parameters is not supported; use | json without "
         "arguments");

@@ -5,7 +5,7 @@
 #include <random>
 #include <set>
 
-#include "logindex/byte_codec.h"
+#include "common/byte_codec.h"
 #include "logindex/postings.h"
 
 using namespace strata::logindex;
@@ -22,7 +22,7 @@ std::vector<DocId> random_ids(std::size_t n, DocId max, unsigned seed) {
 std::unique_ptr<PostingsIterator> encoded(const std::vector<DocId>& ids, std::string& storage) {
   storage.clear();
   encode_postings(ids, storage);
-  return make_encoded_postings(as_bytes(storage));
+  return make_encoded_postings(strata::as_bytes(storage));
 }
 
 }  // namespace
@@ -33,8 +33,8 @@ TEST_CASE("postings: round trip at block boundaries", "[logindex][postings]") {
     auto ids = random_ids(n, 1'000'000, static_cast<unsigned>(n));
     std::string bytes;
     encode_postings(ids, bytes);
-    CHECK(decode_postings(as_bytes(bytes)) == ids);
-    auto it = make_encoded_postings(as_bytes(bytes));
+    CHECK(decode_postings(strata::as_bytes(bytes)) == ids);
+    auto it = make_encoded_postings(strata::as_bytes(bytes));
     CHECK(it->size() == n);
     CHECK(collect(*it) == ids);
   }
@@ -42,7 +42,7 @@ TEST_CASE("postings: round trip at block boundaries", "[logindex][postings]") {
   std::vector<DocId> edge{0, 1, kNoMoreDocs - 1};
   std::string bytes;
   encode_postings(edge, bytes);
-  CHECK(decode_postings(as_bytes(bytes)) == edge);
+  CHECK(decode_postings(strata::as_bytes(bytes)) == edge);
 }
 
 TEST_CASE("postings: dense lists compress to about a byte per id", "[logindex][postings]") {
@@ -52,7 +52,7 @@ TEST_CASE("postings: dense lists compress to about a byte per id", "[logindex][p
   encode_postings(dense, bytes);
   // 1 byte of delta + 8 bytes of skip entry per 128 ids, vs 4 bytes raw.
   CHECK(bytes.size() < dense.size() * 11 / 10);
-  CHECK(decode_postings(as_bytes(bytes)) == dense);
+  CHECK(decode_postings(strata::as_bytes(bytes)) == dense);
   // Sparse lists cost more per id, but still less than raw u32s.
   auto sparse = random_ids(1000, 4'000'000, 7);
   bytes.clear();
@@ -137,10 +137,10 @@ TEST_CASE("postings: malformed bytes are a FormatError, not a crash", "[logindex
   std::string bytes;
   encode_postings(ids, bytes);
   std::string cut = bytes.substr(0, bytes.size() - 5);
-  CHECK_THROWS_AS(decode_postings(as_bytes(cut)), FormatError);
+  CHECK_THROWS_AS(decode_postings(strata::as_bytes(cut)), strata::FormatError);
   std::string lying = bytes;
   lying[0] = static_cast<char>(0x7f);  // count no longer matches the block count
-  CHECK_THROWS_AS(make_encoded_postings(as_bytes(lying)), FormatError);
+  CHECK_THROWS_AS(make_encoded_postings(strata::as_bytes(lying)), strata::FormatError);
 }
 
 TEST_CASE("postings: term keys keep kinds apart and sorted", "[logindex][postings]") {

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "logindex/file.h"
+#include "common/file.h"
 #include "logindex/wal.h"
 #include "tests/support/process.h"
 

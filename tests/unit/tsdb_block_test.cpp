@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/file.h"
 #include "tests/support/process.h"
 #include "tsdb/block.h"
 #include "tsdb/chunk_encoding.h"
-#include "tsdb/file.h"
 #include "tsdb/querier.h"
 
 using namespace strata;

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/file.h"
 #include "tests/unit/tsdb_test_db.h"
-#include "tsdb/file.h"
 
 using namespace strata;
 using namespace strata::tsdb;

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <map>
 
+#include "common/file.h"
 #include "tests/support/process.h"
-#include "tsdb/file.h"
 #include "tsdb/wal.h"
 
 using namespace strata;

@@ -1,14 +1,16 @@
-#include "tsdb/file.h"
+#include "common/file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <stdexcept>
 #include <system_error>
 
-namespace strata::tsdb {
+namespace strata {
 
 void throw_errno(const std::string& what, const std::filesystem::path& path) {
   throw std::system_error(errno, std::generic_category(), what + " " + path.string());
@@ -25,6 +27,10 @@ void write_all(int fd, std::string_view data, const std::filesystem::path& path)
   }
 }
 
+void fsync_fd(int fd, const std::filesystem::path& path) {
+  if (::fdatasync(fd) != 0) throw_errno("fdatasync", path);
+}
+
 void fsync_path(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw_errno("open for fsync", path);
@@ -35,6 +41,13 @@ void fsync_path(const std::filesystem::path& path) {
     errno = err;
     throw_errno("fsync", path);
   }
+}
+
+void durable_rename(const std::filesystem::path& tmp, const std::filesystem::path& final_path) {
+  fsync_path(tmp);
+  std::filesystem::rename(tmp, final_path);
+  auto dir = final_path.parent_path();
+  fsync_path(dir.empty() ? "." : dir);
 }
 
 void write_file_durably(const std::filesystem::path& path, std::string_view data) {
@@ -106,4 +119,21 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<std::uint8_t*>(data_), size_);
 }
 
-}  // namespace strata::tsdb
+DirLock::DirLock(const std::filesystem::path& dir) {
+  auto path = dir / "lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw_errno("open lock file", path);
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error("logindex data directory " + dir.string() +
+                             " is in use by another process (flock on " + path.string() +
+                             " failed); give each process its own logindex.data_dir");
+  }
+}
+
+DirLock::~DirLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+}  // namespace strata

@@ -1,10 +1,7 @@
-// Byte-level encoding of the log store's files (WAL records, segments):
-// little-endian fixed-width integers, LEB128 varints, zigzag for signed
-// values, length-prefixed strings, and CRC-32 (zlib's IEEE polynomial).
-//
-// This is a logindex-local copy of the same ideas in tsdb/byte_codec.h: the
-// logindex must not depend on tsdb/. (If both should share one, it belongs in
-// common/; until then the two copies are deliberately independent.)
+// Byte-level encoding shared by every on-disk format (the tsdb's WAL, block
+// index and chunks; the log store's WAL and segments): little-endian
+// fixed-width integers, LEB128 varints, zigzag for signed values,
+// length-prefixed strings, and CRC-32 (zlib's IEEE polynomial).
 //
 // ByteReader never reads past its span: running out, or a malformed varint,
 // throws FormatError carrying the byte offset (relative to `base`, so callers
@@ -19,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-namespace strata::logindex {
+namespace strata {
 
 class FormatError : public std::runtime_error {
  public:
@@ -89,6 +86,10 @@ class ByteWriter {
     buf_.append(s);
   }
   void raw(std::string_view s) { buf_.append(s); }
+  void bytes(std::span<const std::uint8_t> b) {
+    buf_.append(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+  // Overwrites 4 bytes at `pos` (for lengths known only afterwards).
   void put_u32_at(std::size_t pos, std::uint32_t v) {
     for (int i = 0; i < 4; ++i) buf_[pos + i] = static_cast<char>(v >> (8 * i));
   }
@@ -153,6 +154,10 @@ class ByteReader {
   }
 
   bool done() const { return pos_ == data_.size(); }
+  void seek(std::size_t pos) {
+    if (pos > data_.size()) throw FormatError("seek past the end", base_ + pos);
+    pos_ = pos;
+  }
   std::size_t pos() const { return pos_; }
   std::size_t remaining() const { return data_.size() - pos_; }
   std::uint64_t offset() const { return base_ + pos_; }
@@ -169,4 +174,4 @@ class ByteReader {
   std::size_t pos_ = 0;
 };
 
-}  // namespace strata::logindex
+}  // namespace strata

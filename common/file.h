@@ -1,9 +1,5 @@
-// The log store's file primitives: durable writes, directory fsync,
-// read-only memory maps and the data-directory lock.
-//
-// A logindex-local copy of the ideas in tsdb/file.h (the logindex must not
-// depend on tsdb/); candidates for common/ if both components should share
-// them.
+// File primitives of the stores (tsdb and log store): durable writes,
+// directory fsync, read-only memory maps and the data-directory lock.
 //
 // Durability: durable_rename() fsyncs a finished temp file, renames it into
 // place and fsyncs the directory, so after a crash a reader sees either no
@@ -25,7 +21,7 @@
 #include <string>
 #include <string_view>
 
-namespace strata::logindex {
+namespace strata {
 
 [[noreturn]] void throw_errno(const std::string& what, const std::filesystem::path& path);
 
@@ -33,6 +29,8 @@ void write_all(int fd, std::string_view data, const std::filesystem::path& path)
 void fsync_fd(int fd, const std::filesystem::path& path);
 void fsync_path(const std::filesystem::path& path);  // a file or a directory
 // fsync(tmp), rename(tmp, final), fsync(final's directory).
+// Writes `data` to path.tmp, fsyncs it and durable-renames it to `path`.
+void write_file_durably(const std::filesystem::path& path, std::string_view data);
 void durable_rename(const std::filesystem::path& tmp, const std::filesystem::path& final_path);
 std::string read_file(const std::filesystem::path& path);
 
@@ -66,4 +64,4 @@ class DirLock {
   int fd_ = -1;
 };
 
-}  // namespace strata::logindex
+}  // namespace strata

@@ -1,10 +1,10 @@
-#include "logindex/byte_codec.h"
+#include "common/byte_codec.h"
 
 #include <zlib.h>
 
 #include <algorithm>
 
-namespace strata::logindex {
+namespace strata {
 
 std::uint32_t crc32(std::span<const std::uint8_t> data, std::uint32_t crc) {
   // zlib's crc32 takes a uInt length: feed large spans in pieces.
@@ -17,4 +17,4 @@ std::uint32_t crc32(std::span<const std::uint8_t> data, std::uint32_t crc) {
   return static_cast<std::uint32_t>(c);
 }
 
-}  // namespace strata::logindex
+}  // namespace strata
