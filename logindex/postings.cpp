@@ -1,6 +1,8 @@
 #include "logindex/postings.h"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <queue>
 
 #include "common/byte_codec.h"
@@ -39,9 +41,11 @@ class VectorPostings final : public PostingsIterator {
 
 // Layout: uvarint count, uvarint blocks, blocks x (u32 last id, u32 end
 // offset of the block in the data area) -- omitted when there is a single
-// block, the common case of a rare term --, data area. Inside a block each
-// id is a uvarint delta from the previous id (the first from the previous
-// block's last id, or from 0).
+// block, the common case of a rare term --, data area. Each id is stored as
+// its gap: id - previous id - 1 (the previous of the first id is -1). A full
+// block of 128 packs its gaps at one bit width (one byte, then 16 x width
+// bytes): a common word's dense list costs a bit or two per id. The last,
+// partial block is uvarint gaps.
 class EncodedPostings final : public PostingsIterator {
  public:
   explicit EncodedPostings(std::span<const std::uint8_t> bytes) {
@@ -110,13 +114,29 @@ class EncodedPostings final : public PostingsIterator {
     std::size_t n = b + 1 < blocks_ ? kPostingsBlock : count_ - b * kPostingsBlock;
     ByteReader r(data_.subspan(begin, end - begin), begin);
     buf_.clear();
-    std::uint64_t prev = b == 0 ? 0 : last_of(b - 1);
-    for (std::size_t i = 0; i < n; ++i) {
-      std::uint64_t id = prev + r.uvarint();
-      if (id >= kNoMoreDocs || (i > 0 && id == prev) || (b > 0 && i == 0 && id == prev))
-        throw FormatError("postings ids not strictly ascending", r.offset());
+    std::int64_t prev = b == 0 ? -1 : static_cast<std::int64_t>(last_of(b - 1));
+    auto push = [&](std::uint64_t gap) {
+      const std::uint64_t id = static_cast<std::uint64_t>(prev) + 1 + gap;
+      if (id >= kNoMoreDocs) throw FormatError("postings id out of range", r.offset());
       buf_.push_back(static_cast<DocId>(id));
-      prev = id;
+      prev = static_cast<std::int64_t>(id);
+    };
+    if (n == kPostingsBlock) {
+      const unsigned width = r.u8();
+      if (width > 32) throw FormatError("postings block bit width over 32", r.offset());
+      auto packed = r.bytes(kPostingsBlock * width / 8);
+      const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
+      std::uint64_t acc = 0;
+      unsigned bits = 0;
+      std::size_t at = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        for (; bits < width; bits += 8) acc |= static_cast<std::uint64_t>(packed[at++]) << bits;
+        push(acc & mask);
+        acc >>= width;
+        bits -= width;
+      }
+    } else {
+      for (std::size_t i = 0; i < n; ++i) push(r.uvarint());
     }
     if (!r.done() || (blocks_ > 1 && buf_.back() != last_of(b)))
       throw FormatError("postings block " + std::to_string(b) + " disagrees with its skip entry",
@@ -156,15 +176,34 @@ void encode_postings(std::span<const DocId> ids, std::string& out) {
     w.u32(0);
   }
   const std::size_t data_at = w.size();
-  DocId prev = 0;
+  std::int64_t prev = -1;  // so the first gap is id + 1, like every other
+  std::array<std::uint32_t, kPostingsBlock> gaps{};
   for (std::size_t b = 0; b < blocks; ++b) {
-    std::size_t end = std::min(ids.size(), (b + 1) * kPostingsBlock);
-    for (std::size_t i = b * kPostingsBlock; i < end; ++i) {
-      w.uvarint(ids[i] - prev);
+    const std::size_t begin = b * kPostingsBlock;
+    const std::size_t end = std::min(ids.size(), begin + kPostingsBlock);
+    std::uint32_t all = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      gaps[i - begin] = static_cast<std::uint32_t>(ids[i] - prev - 1);
+      all |= gaps[i - begin];
       prev = ids[i];
     }
+    if (end - begin == kPostingsBlock) {
+      // Full block: every gap in `width` bits (0 for a run of consecutive
+      // ids), least significant bits first.
+      const auto width = static_cast<unsigned>(std::bit_width(all));
+      w.u8(static_cast<std::uint8_t>(width));
+      std::uint64_t acc = 0;
+      unsigned bits = 0;
+      for (std::uint32_t g : gaps) {
+        acc |= static_cast<std::uint64_t>(g) << bits;
+        bits += width;
+        for (; bits >= 8; bits -= 8, acc >>= 8) w.u8(static_cast<std::uint8_t>(acc));
+      }
+    } else {
+      for (std::size_t i = 0; i < end - begin; ++i) w.uvarint(gaps[i]);
+    }
     if (skip_table) {
-      w.put_u32_at(skip_at + b * 8, prev);
+      w.put_u32_at(skip_at + b * 8, static_cast<std::uint32_t>(prev));
       w.put_u32_at(skip_at + b * 8 + 4, static_cast<std::uint32_t>(w.size() - data_at));
     }
   }

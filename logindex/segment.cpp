@@ -345,16 +345,17 @@ bool Segment::contains(const Labels& stream, std::uint64_t hash, std::int64_t ts
                        std::string_view line, DocReader* shared_reader) const {
   if (summary_.docs == 0 || ts < summary_.min_ts || ts > summary_.max_ts) return false;
   const std::size_t n = summary_.docs;
+  const std::uint32_t key = dedup_key(hash);
   std::size_t lo = 0, hi = n;
   while (lo < hi) {
     std::size_t mid = (lo + hi) / 2;
-    if (load_u64(dedup_.data() + mid * kDedupEntryBytes) < hash)
+    if (load_u32(dedup_.data() + mid * kDedupEntryBytes) < key)
       lo = mid + 1;
     else
       hi = mid;
   }
-  if (lo == n || load_u64(dedup_.data() + lo * kDedupEntryBytes) != hash) return false;
-  // A hash hit (almost always a real duplicate): confirm against the docs
+  if (lo == n || load_u32(dedup_.data() + lo * kDedupEntryBytes) != key) return false;
+  // A key hit (almost always a real duplicate): confirm against the docs
   // with that exact timestamp.
   auto [first, last] = doc_range(ts, ts);
   DocReader local(*this);

@@ -2,7 +2,7 @@
 // (written by segment_writer.h; format: docs/format/segment.md).
 //
 // What it holds: every line of a flushed head (or of merged segments) in
-// zstd-compressed blocks of ~64 KiB with per-block min/max time, docs
+// zstd-compressed blocks of ~256 KiB with per-block min/max time, docs
 // numbered 0..n-1 in timestamp order; a sorted term dictionary (tokens,
 // stream label pairs, extracted fields) pointing at compressed posting
 // lists; the stream table; a dedup table of entry hashes; a footer with the

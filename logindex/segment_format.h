@@ -18,7 +18,9 @@
 namespace strata::logindex {
 
 inline constexpr std::string_view kSegmentMagic{"STRLSEG\0", 8};
-inline constexpr std::uint32_t kSegmentVersion = 1;
+// 2: bit-packed postings blocks, 32-bit dedup keys. Version 1 files are
+// refused with a message naming the version (re-ingest them).
+inline constexpr std::uint32_t kSegmentVersion = 2;
 inline constexpr std::size_t kSegmentHeaderBytes = 16;
 
 enum SegmentSection : std::size_t {
@@ -52,7 +54,12 @@ struct BlockIndexEntry {
   std::uint32_t crc = 0;  // CRC-32 of the compressed bytes
 };
 
-inline constexpr std::size_t kDedupEntryBytes = 8;  // u64 entry_hash, ascending
+// u32: the high half of entry_hash, ascending. A hit is confirmed against
+// the line, so a shorter key costs only rare false hits, and 4 bytes a line.
+inline constexpr std::size_t kDedupEntryBytes = 4;
+inline std::uint32_t dedup_key(std::uint64_t entry_hash) {
+  return static_cast<std::uint32_t>(entry_hash >> 32);
+}
 
 // The dictionary stores each key as (shared prefix length with the previous
 // key, rest); every kDictRestartInterval-th key is stored whole and listed

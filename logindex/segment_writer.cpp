@@ -100,7 +100,7 @@ void SegmentWriter::add_untokenized(const Labels& stream, std::int64_t ts, std::
   if (doc == 0) min_ts_ = ts;
   max_ts_ = ts;
   stream_docs_[sid].push_back(doc);
-  dedup_.push_back(entry_hash(fp, ts, line));
+  dedup_.push_back(dedup_key(entry_hash(fp, ts, line)));
 
   if (block_docs_ == 0) {
     block_min_ts_ = ts;
@@ -251,7 +251,7 @@ SegmentSummary SegmentWriter::finish() {
   {  // dedup: entry hashes, ascending
     std::sort(dedup_.begin(), dedup_.end());
     ByteWriter w;
-    for (auto h : dedup_) w.u64(h);
+    for (auto k : dedup_) w.u32(k);
     section(kSectionDedup, w.data());
   }
   {  // meta

@@ -32,7 +32,7 @@
 namespace strata::logindex {
 
 struct SegmentWriterOptions {
-  std::size_t block_bytes = 64u << 10;
+  std::size_t block_bytes = 256u << 10;
   int zstd_level = 3;
 };
 
@@ -114,7 +114,7 @@ class SegmentWriter {
   // key (kind + text) -> docs
   std::unordered_map<std::string, std::vector<std::uint32_t>, StringHash, std::equal_to<>> terms_;
   bool terms_unsorted_ = false;       // add_postings() appended out of order
-  std::vector<std::uint64_t> dedup_;  // entry_hash of every doc
+  std::vector<std::uint32_t> dedup_;  // dedup_key() of every doc
   std::vector<std::uint64_t> parents_;
 };
 

@@ -244,9 +244,9 @@ TEST_CASE("segment: real logs (loghub) answer like the head", "[logindex][segmen
       head.add(Labels{{"job", name}}, (ts++ * 7919) % 1000, l);
   auto seg = write_segment(head, dir / "1.seg", SegmentWriterOptions{2048, 3});
   CHECK(seg->doc_count() == 800);
-  // With the default 64 KiB blocks, lines plus index take less room than the
-  // bare text (these excerpts are rich in unique terms: ids, IPs, numbers).
-  auto big = write_segment(head, dir / "2.seg");
+  // With 64 KiB blocks, lines plus index take less room than the bare text
+  // (these excerpts are rich in unique terms: ids, IPs, numbers).
+  auto big = write_segment(head, dir / "2.seg", SegmentWriterOptions{64u << 10, 3});
   CHECK(big->summary().blocks == 2);
   CHECK(big->summary().file_bytes < head.line_bytes());
   for (const std::string q :
