@@ -1,9 +1,12 @@
 #include "logindex/memory_index.h"
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <numeric>
 #include <stdexcept>
+
+#include <xxhash.h>
 
 #include "logindex/entry_hash.h"
 #include "logindex/tokenizer.h"
@@ -11,14 +14,25 @@
 namespace strata::logindex {
 namespace {
 
+// A term of a line being prepared: its text is term_chars[off, off + len).
+struct PreparedTerm {
+  std::uint64_t hash;
+  std::uint32_t off;
+  std::uint32_t len;
+};
+
 struct Prepared {
   std::size_t index;
   std::int64_t ts;
   std::string_view line;
   std::uint64_t hash;
-  std::vector<std::string> terms;
+  std::size_t first_term, end_term;  // into the batch's PreparedTerm vector
   std::vector<std::string> fields;
 };
+
+std::uint64_t term_hash(std::string_view t) { return XXH3_64bits(t.data(), t.size()); }
+
+constexpr std::size_t kLineChunkBytes = 1u << 20;
 
 // Split "name=value" (kLabel/kField term text).
 bool split_pair(std::string_view text, std::string_view& name, std::string_view& value) {
@@ -38,6 +52,40 @@ std::shared_lock<std::shared_mutex> MemoryIndex::read_lock() const {
   // Wait behind a writer that is waiting for the lock (see the header).
   { std::lock_guard turn(turnstile_); }
   return std::shared_lock(mu_);
+}
+
+std::string_view MemoryIndex::Terms::term(std::uint32_t id) const {
+  const std::size_t begin = id == 0 ? 0 : ends[id - 1];
+  return std::string_view(chars).substr(begin, ends[id] - begin);
+}
+
+std::uint32_t MemoryIndex::Terms::intern(std::string_view t, std::uint64_t hash) {
+  if (auto id = index.find(hash, [&](std::uint32_t i) { return term(i) == t; })) return *id;
+  const auto id = static_cast<std::uint32_t>(postings.size());
+  chars += t;
+  ends.push_back(chars.size());
+  postings.emplace_back();
+  index.insert(hash, id);
+  return id;
+}
+
+const std::vector<MemoryIndex::EntryId>* MemoryIndex::Terms::find(std::string_view t) const {
+  auto id = index.find(term_hash(t), [&](std::uint32_t i) { return term(i) == t; });
+  return id ? &postings[*id] : nullptr;
+}
+
+const char* MemoryIndex::store_line(std::string_view line) {
+  if (line.size() > chunk_left_) {
+    const std::size_t n = std::max(kLineChunkBytes, line.size());
+    line_chunks_.push_back(std::make_unique_for_overwrite<char[]>(n));
+    chunk_next_ = line_chunks_.back().get();
+    chunk_left_ = n;
+  }
+  char* at = chunk_next_;
+  if (!line.empty()) std::memcpy(at, line.data(), line.size());
+  chunk_next_ += line.size();
+  chunk_left_ -= line.size();
+  return at;
 }
 
 AddResult MemoryIndex::add(const Labels& stream, std::int64_t timestamp_ns, std::string_view line) {
@@ -64,10 +112,31 @@ AddResult MemoryIndex::add(const Labels& stream, std::span<const wire::LogEntry>
   const std::uint64_t fp = stream.fingerprint();
   std::vector<Prepared> prepared;
   prepared.reserve(entries.size());
+  std::string term_chars;
+  std::vector<PreparedTerm> terms;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
+    const std::size_t first = terms.size();
+    for_each_term(e.line, [&](std::string_view t) {
+      terms.push_back({term_hash(t), static_cast<std::uint32_t>(term_chars.size()),
+                       static_cast<std::uint32_t>(t.size())});
+      term_chars += t;
+    });
+    // A line's distinct terms: sorted by hash (then text), duplicates dropped.
+    auto text = [&](const PreparedTerm& t) {
+      return std::string_view(term_chars).substr(t.off, t.len);
+    };
+    auto begin = terms.begin() + static_cast<std::ptrdiff_t>(first);
+    std::sort(begin, terms.end(), [&](const PreparedTerm& a, const PreparedTerm& b) {
+      return a.hash != b.hash ? a.hash < b.hash : text(a) < text(b);
+    });
+    terms.erase(std::unique(begin, terms.end(),
+                            [&](const PreparedTerm& a, const PreparedTerm& b) {
+                              return a.hash == b.hash && text(a) == text(b);
+                            }),
+                terms.end());
     prepared.push_back(
-        {i, e.timestamp_ns, e.line, entry_hash(fp, e.timestamp_ns, e.line), unique_terms(e.line),
+        {i, e.timestamp_ns, e.line, entry_hash(fp, e.timestamp_ns, e.line), first, terms.size(),
          parser_ ? parser_->field_terms(stream, e.line) : std::vector<std::string>{}});
   }
 
@@ -83,29 +152,35 @@ AddResult MemoryIndex::add(const Labels& stream, std::span<const wire::LogEntry>
     streams_by_fp_[fp].push_back(sid);
   }
   for (auto& p : prepared) {
-    bool duplicate = false;
-    auto [lo, hi] = by_content_.equal_range(p.hash);
-    for (auto it = lo; it != hi && !duplicate; ++it) {
-      const Entry& e = entries_[it->second];
-      duplicate = e.stream == sid && e.ts == p.ts && e.line == p.line;
-    }
+    const bool duplicate = by_content_
+                               .find(p.hash,
+                                     [&](std::uint32_t id) {
+                                       const Entry& e = entries_[id];
+                                       return e.stream == sid && e.ts == p.ts && e.line() == p.line;
+                                     })
+                               .has_value();
     if (duplicate) {
       ++r.duplicates;
       continue;
     }
     if (entries_.size() >= std::numeric_limits<EntryId>::max() - 1)
       throw std::length_error("logindex memory index: too many entries");
+    if (p.line.size() > std::numeric_limits<std::uint32_t>::max())
+      throw std::length_error("logindex memory index: a line over 4 GiB");
     auto id = static_cast<EntryId>(entries_.size());
-    entries_.push_back({sid, p.ts, std::string(p.line)});
+    entries_.push_back({sid, static_cast<std::uint32_t>(p.line.size()), p.ts, store_line(p.line)});
     stream_entries_[sid].push_back(id);
     line_bytes_ += p.line.size();
-    posting_count_ += p.terms.size();
     min_ts_ = std::min(min_ts_, p.ts);
     max_ts_ = std::max(max_ts_, p.ts);
-    by_content_.emplace(p.hash, id);
-    for (auto& term : p.terms) postings_.try_emplace(std::move(term)).first->second.push_back(id);
-    for (auto& f : p.fields) fields_.try_emplace(std::move(f)).first->second.push_back(id);
-    posting_count_ += p.fields.size();
+    by_content_.insert(p.hash, id);
+    for (std::size_t t = p.first_term; t < p.end_term; ++t) {
+      const PreparedTerm& pt = terms[t];
+      tokens_.postings[tokens_.intern(std::string_view(term_chars).substr(pt.off, pt.len), pt.hash)]
+          .push_back(id);
+    }
+    for (const auto& f : p.fields) fields_.postings[fields_.intern(f, term_hash(f))].push_back(id);
+    posting_count_ += (p.end_term - p.first_term) + p.fields.size();
     if (added) added->push_back(p.index);
     ++r.added;
   }
@@ -115,12 +190,13 @@ AddResult MemoryIndex::add(const Labels& stream, std::span<const wire::LogEntry>
 bool MemoryIndex::contains(const Labels& stream, std::uint64_t hash, std::int64_t ts,
                            std::string_view line) const {
   auto lock = read_lock();
-  auto [lo, hi] = by_content_.equal_range(hash);
-  for (auto it = lo; it != hi; ++it) {
-    const Entry& e = entries_[it->second];
-    if (e.ts == ts && e.line == line && streams_[e.stream] == stream) return true;
-  }
-  return false;
+  return by_content_
+      .find(hash,
+            [&](std::uint32_t id) {
+              const Entry& e = entries_[id];
+              return e.ts == ts && e.line() == line && streams_[e.stream] == stream;
+            })
+      .has_value();
 }
 
 SearchResult MemoryIndex::search(const SearchQuery& q) const {
@@ -144,9 +220,9 @@ SearchResult MemoryIndex::search(const SearchQuery& q) const {
 
   std::vector<const std::vector<EntryId>*> lists;
   for (const auto& t : qt.terms) {
-    auto it = postings_.find(truncate_term(t));
-    if (it == postings_.end()) return result;
-    lists.push_back(&it->second);
+    const auto* list = tokens_.find(truncate_term(t));
+    if (!list) return result;
+    lists.push_back(list);
   }
   std::sort(lists.begin(), lists.end(), [](auto* a, auto* b) { return a->size() < b->size(); });
 
@@ -157,7 +233,7 @@ SearchResult MemoryIndex::search(const SearchQuery& q) const {
     if (!stream_ok.empty() && !stream_ok[e.stream]) return;
     for (std::size_t i = 1; i < lists.size(); ++i)
       if (!std::binary_search(lists[i]->begin(), lists[i]->end(), id)) return;
-    if (!line_has_long_terms(e.line, qt.long_terms)) return;
+    if (!line_has_long_terms(e.line(), qt.long_terms)) return;
     matches.emplace_back(e.ts, id);
   };
   if (lists.empty()) {
@@ -177,7 +253,7 @@ SearchResult MemoryIndex::search(const SearchQuery& q) const {
   result.hits.reserve(matches.size());
   for (const auto& [ts, id] : matches) {
     const Entry& e = entries_[id];
-    result.hits.push_back({streams_[e.stream], e.ts, e.line});
+    result.hits.push_back({streams_[e.stream], e.ts, std::string(e.line())});
   }
   return result;
 }
@@ -191,7 +267,7 @@ void MemoryIndex::for_each_in_time_order(
                    [&](EntryId a, EntryId b) { return entries_[a].ts < entries_[b].ts; });
   for (EntryId id : order) {
     const Entry& e = entries_[id];
-    fn(id, EntryView{streams_[e.stream], e.ts, e.line});
+    fn(id, EntryView{streams_[e.stream], e.ts, e.line()});
   }
 }
 
@@ -199,14 +275,14 @@ void MemoryIndex::for_each_posting_list(
     const std::function<void(std::string_view, std::span<const DocId>)>& fn) const {
   auto lock = read_lock();
   std::string key;
-  auto each = [&](TermKind kind, const auto& map) {
-    for (const auto& [term, ids] : map) {
+  auto each = [&](TermKind kind, const Terms& terms) {
+    for (std::uint32_t id = 0; id < terms.postings.size(); ++id) {
       key.assign(1, static_cast<char>(kind));
-      key += term;
-      fn(key, ids);
+      key += terms.term(id);
+      fn(key, terms.postings[id]);
     }
   };
-  each(TermKind::kToken, postings_);
+  each(TermKind::kToken, tokens_);
   each(TermKind::kField, fields_);
 }
 
@@ -214,8 +290,8 @@ std::vector<DocId> MemoryIndex::postings(TermKind kind, std::string_view text) c
   auto lock = read_lock();
   switch (kind) {
     case TermKind::kToken: {
-      auto it = postings_.find(text);
-      return it == postings_.end() ? std::vector<DocId>{} : it->second;
+      const auto* list = tokens_.find(text);
+      return list ? *list : std::vector<DocId>{};
     }
     case TermKind::kLabel: {
       std::string_view name, value;
@@ -228,8 +304,8 @@ std::vector<DocId> MemoryIndex::postings(TermKind kind, std::string_view text) c
       return out;
     }
     case TermKind::kField: {
-      auto it = fields_.find(text);
-      return it == fields_.end() ? std::vector<DocId>{} : it->second;
+      const auto* list = fields_.find(text);
+      return list ? *list : std::vector<DocId>{};
     }
   }
   return {};
@@ -239,12 +315,10 @@ std::vector<std::string> MemoryIndex::terms_with_prefix(TermKind kind, std::stri
                                                         std::size_t limit) const {
   std::vector<std::string> out;
   auto lock = read_lock();
-  if (kind == TermKind::kToken) {
-    for (const auto& [term, ids] : postings_)
-      if (term.starts_with(prefix)) out.push_back(term);
-  } else if (kind == TermKind::kField) {
-    for (const auto& [term, ids] : fields_)
-      if (term.starts_with(prefix)) out.push_back(term);
+  if (kind == TermKind::kToken || kind == TermKind::kField) {
+    const Terms& terms = kind == TermKind::kToken ? tokens_ : fields_;
+    for (std::uint32_t id = 0; id < terms.postings.size(); ++id)
+      if (terms.term(id).starts_with(prefix)) out.emplace_back(terms.term(id));
   } else if (kind == TermKind::kLabel) {
     for (const auto& s : streams_)
       for (const auto& [n, v] : s.items()) {
@@ -270,7 +344,7 @@ std::size_t MemoryIndex::stream_count() const {
 
 std::size_t MemoryIndex::term_count() const {
   auto lock = read_lock();
-  return postings_.size();
+  return tokens_.postings.size();
 }
 
 std::uint64_t MemoryIndex::line_bytes() const {
@@ -280,8 +354,13 @@ std::uint64_t MemoryIndex::line_bytes() const {
 
 std::uint64_t MemoryIndex::approx_bytes() const {
   auto lock = read_lock();
-  // Entry struct + string header, hash-map node, and 4 bytes per posting.
-  return line_bytes_ + entries_.size() * (sizeof(Entry) + 32) + posting_count_ * 4;
+  // Lines, entries, dedup slots, term text and slots, and 4 bytes per
+  // posting plus a vector header per term.
+  return line_bytes_ + entries_.size() * sizeof(Entry) + by_content_.memory_bytes() +
+         tokens_.chars.size() + fields_.chars.size() + tokens_.index.memory_bytes() +
+         fields_.index.memory_bytes() +
+         (tokens_.postings.size() + fields_.postings.size()) * (sizeof(std::vector<EntryId>) + 8) +
+         posting_count_ * 4;
 }
 
 std::pair<std::int64_t, std::int64_t> MemoryIndex::time_range() const {
@@ -295,7 +374,7 @@ void MemoryIndex::visit(std::span<const DocId> ids,
   for (DocId id : ids) {
     if (id >= entries_.size()) continue;
     const Entry& e = entries_[id];
-    fn(id, EntryView{streams_[e.stream], e.ts, e.line});
+    fn(id, EntryView{streams_[e.stream], e.ts, e.line()});
   }
 }
 

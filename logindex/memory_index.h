@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <span>
@@ -35,6 +36,7 @@
 
 #include "common/labels.h"
 #include "common/wire_format.h"
+#include "logindex/hash_slots.h"
 #include "logindex/line_parser.h"
 #include "logindex/postings.h"
 #include "logindex/query.h"
@@ -114,15 +116,26 @@ class MemoryIndex final : public Searcher {
   using StreamId = std::uint32_t;
   struct Entry {
     StreamId stream;
+    std::uint32_t size;
     std::int64_t ts;
-    std::string line;
+    const char* data;  // in lines_, which never moves a line
+    std::string_view line() const { return {data, size}; }
   };
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  // One kind's dictionary: each distinct term stored once in `chars`, found
+  // through `index` by its XXH3 hash, with its posting list (ids ascending).
+  struct Terms {
+    HashSlots index;
+    std::string chars;
+    std::vector<std::size_t> ends;  // term i is chars[ends[i-1], ends[i])
+    std::vector<std::vector<EntryId>> postings;
+
+    std::string_view term(std::uint32_t id) const;
+    std::uint32_t intern(std::string_view term, std::uint64_t hash);
+    const std::vector<EntryId>* find(std::string_view term) const;
   };
   StreamId find_stream_locked(const Labels& stream, std::uint64_t fp) const;  // or kNoStream
   static constexpr StreamId kNoStream = std::numeric_limits<StreamId>::max();
+  const char* store_line(std::string_view line);
 
   std::shared_lock<std::shared_mutex> read_lock() const;
 
@@ -132,11 +145,14 @@ class MemoryIndex final : public Searcher {
   std::vector<std::vector<EntryId>> stream_entries_;  // per stream, ascending
   std::unordered_map<std::uint64_t, std::vector<StreamId>> streams_by_fp_;
   std::vector<Entry> entries_;
-  // Hash of (stream, ts, line) -> entries with that hash, for deduplication.
-  std::unordered_multimap<std::uint64_t, EntryId> by_content_;
-  std::unordered_map<std::string, std::vector<EntryId>, StringHash, std::equal_to<>> postings_;
-  // "name=value" field terms -> entries.
-  std::unordered_map<std::string, std::vector<EntryId>, StringHash, std::equal_to<>> fields_;
+  // Line text in 1 MiB chunks: one allocation per chunk, not per line.
+  std::vector<std::unique_ptr<char[]>> line_chunks_;
+  std::size_t chunk_left_ = 0;
+  char* chunk_next_ = nullptr;
+  // entry_hash of (stream, ts, line) -> entries with that hash, for deduplication.
+  HashSlots by_content_;
+  Terms tokens_;
+  Terms fields_;  // "name=value" extracted field terms
   std::shared_ptr<const LineParser> parser_;
   std::uint64_t line_bytes_ = 0;
   std::uint64_t posting_count_ = 0;
