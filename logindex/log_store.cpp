@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <optional>
 #include <queue>
 #include <set>
@@ -191,8 +192,7 @@ AddResult LogStore::append_locked(const Labels& stream, std::span<const wire::Lo
     head = head_;
     flushing = flushing_;
     for (const auto& s : segments_)
-      if (s.segment->summary().max_ts >= min_ts && s.segment->summary().min_ts <= max_ts)
-        overlapping.push_back(s.segment);
+      if (s.segment->may_hold(stream, min_ts, max_ts)) overlapping.push_back(s.segment);
   }
 
   // Entries already in a flushing head or a segment are duplicates; the
@@ -366,17 +366,33 @@ std::size_t LogStore::merge_segments() {
   std::uint64_t seq = 0;
   {
     std::shared_lock lock(mu_);
-    // The oldest run (by sequence) of small segments whose total fits.
-    std::vector<SegmentRef> small;
+    // Tiered: segments are grouped by size, each tier `merge_min_segments`
+    // times the one below (tier 0: under 1 MiB), and the lowest tier holding
+    // merge_min_segments segments has its oldest ones (up to the byte
+    // limit) merged into one of the next tier. Each line is so rewritten
+    // about log_k(total / flush size) times; always re-merging the oldest
+    // (and so biggest) segment with the new small ones rewrote it at every
+    // flush.
+    const std::size_t k = std::max<std::size_t>(2, options_.merge_min_segments);
+    auto tier = [&](std::uint64_t bytes) {
+      std::size_t t = 0;
+      for (std::uint64_t limit = 1u << 20; bytes >= limit && t < 32; limit *= k) ++t;
+      return t;
+    };
+    std::map<std::size_t, std::vector<SegmentRef>> tiers;
     for (const auto& s : segments_)
-      if (s.segment->summary().file_bytes < options_.merge_max_bytes) small.push_back(s);
-    if (small.size() < std::max<std::size_t>(2, options_.merge_min_segments)) return 0;
-    std::uint64_t total = 0;
-    for (const auto& s : small) {
-      if (!inputs.empty() && total + s.segment->summary().file_bytes > options_.merge_max_bytes)
-        break;
-      total += s.segment->summary().file_bytes;
-      inputs.push_back(s);
+      if (s.segment->summary().file_bytes < options_.merge_max_bytes)
+        tiers[tier(s.segment->summary().file_bytes)].push_back(s);
+    for (const auto& [t, members] : tiers) {
+      if (members.size() < k) continue;
+      std::uint64_t total = 0;
+      for (const auto& s : members) {
+        if (!inputs.empty() && total + s.segment->summary().file_bytes > options_.merge_max_bytes)
+          break;
+        total += s.segment->summary().file_bytes;
+        inputs.push_back(s);
+      }
+      break;
     }
     if (inputs.size() < 2) return 0;
   }

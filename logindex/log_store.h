@@ -73,8 +73,9 @@ struct LogStoreOptions {
   std::uint64_t head_max_bytes = 128u << 20;  // approx_bytes() of the head
   std::chrono::milliseconds head_max_age{std::chrono::hours(1)};
   SegmentWriterOptions segment;
-  // Segments smaller than this are merged, in runs of at least
-  // merge_min_segments, into segments of at most this size.
+  // Segments smaller than this are merged, merge_min_segments of a size
+  // tier at a time (tiered merging, see merge_segments()), into segments of
+  // at most this size.
   std::uint64_t merge_max_bytes = 512u << 20;
   std::size_t merge_min_segments = 4;
   std::chrono::milliseconds retention_age{std::chrono::hours(24 * 30)};      // 0: keep forever

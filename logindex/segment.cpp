@@ -103,6 +103,11 @@ void Segment::verify_and_load() {
         labels.emplace_back(std::string(name), std::string(value));
       }
       streams_.emplace_back(std::move(labels));
+      const std::int64_t min_ts = sr.i64(), max_ts = sr.i64();
+      if (min_ts > max_ts || min_ts < summary_.min_ts || max_ts > summary_.max_ts)
+        fail("stream " + std::to_string(i) + " has a time range outside the segment's");
+      stream_times_.emplace_back(min_ts, max_ts);
+      streams_by_fp_[streams_.back().fingerprint()].push_back(static_cast<std::uint32_t>(i));
     }
     summary_.streams = static_cast<std::uint32_t>(streams_.size());
 
@@ -339,6 +344,15 @@ SegmentDoc DocReader::get(DocId doc) {
     if (doc < e.first_doc || doc >= e.first_doc + e.doc_count) load(segment_.block_of(doc));
   }
   return docs_[doc - segment_.block(block_).first_doc];
+}
+
+bool Segment::may_hold(const Labels& stream, std::int64_t min_ts, std::int64_t max_ts) const {
+  auto it = streams_by_fp_.find(stream.fingerprint());
+  if (it == streams_by_fp_.end()) return false;
+  for (std::uint32_t s : it->second)
+    if (streams_[s] == stream)
+      return stream_times_[s].first <= max_ts && stream_times_[s].second >= min_ts;
+  return false;
 }
 
 bool Segment::contains(const Labels& stream, std::uint64_t hash, std::int64_t ts,

@@ -32,6 +32,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/file.h"
@@ -115,6 +117,10 @@ class Segment {
 
   // ---- whole searches ----
   SearchResult search(const SearchQuery& query) const;
+  // False when the segment holds no entry of `stream` with a time in
+  // [min_ts, max_ts] (by the stream's time range in this segment): the
+  // common case of a stream's new lines, which need no dedup lookup.
+  bool may_hold(const Labels& stream, std::int64_t min_ts, std::int64_t max_ts) const;
   // True when the segment holds this exact entry (`hash` is entry_hash()).
   // `reader`, a DocReader of this segment, is reused across calls when given,
   // so checking a run of replayed entries decompresses each block once.
@@ -146,6 +152,8 @@ class Segment {
   std::shared_ptr<const MappedFile> file_;
   SegmentSummary summary_;
   std::vector<Labels> streams_;
+  std::vector<std::pair<std::int64_t, std::int64_t>> stream_times_;  // per stream: min, max ts
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> streams_by_fp_;
   std::span<const std::uint8_t> block_index_;
   std::span<const std::uint8_t> postings_;
   std::span<const std::uint8_t> dictionary_;

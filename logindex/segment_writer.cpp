@@ -69,8 +69,14 @@ void SegmentWriter::add_postings(std::string_view key, std::span<const std::uint
   auto it = terms_.find(key);
   if (it == terms_.end()) it = terms_.try_emplace(std::string(key)).first;
   auto& list = it->second;
-  if (!list.empty() && list.back() >= ids.front()) terms_unsorted_ = true;
+  const auto old_size = static_cast<std::ptrdiff_t>(list.size());
   list.insert(list.end(), ids.begin(), ids.end());
+  // A merge hands each term one ascending list per input: merging the runs
+  // as they come is linear, where sorting at finish() is not.
+  if (old_size > 0 && list[static_cast<std::size_t>(old_size) - 1] >= ids.front()) {
+    std::inplace_merge(list.begin(), list.begin() + old_size, list.end());
+    if (std::adjacent_find(list.begin(), list.end()) != list.end()) terms_unsorted_ = true;
+  }
 }
 
 void SegmentWriter::add_untokenized(const Labels& stream, std::int64_t ts, std::string_view line) {
@@ -94,12 +100,14 @@ void SegmentWriter::add_untokenized(const Labels& stream, std::int64_t ts, std::
     sid = static_cast<std::uint32_t>(streams_.size());
     streams_.push_back(stream);
     stream_docs_.emplace_back();
+    stream_times_.emplace_back(ts, ts);
     same.push_back(sid);
   }
   const std::uint32_t doc = docs_++;
   if (doc == 0) min_ts_ = ts;
   max_ts_ = ts;
   stream_docs_[sid].push_back(doc);
+  stream_times_[sid].second = ts;  // docs come in time order
   dedup_.push_back(dedup_key(entry_hash(fp, ts, line)));
 
   if (block_docs_ == 0) {
@@ -191,6 +199,8 @@ SegmentSummary SegmentWriter::finish() {
         w.str(v);
         if (!v.empty()) label_streams[term_key(TermKind::kLabel, n + "=" + v)].push_back(s);
       }
+      w.i64(stream_times_[s].first);
+      w.i64(stream_times_[s].second);
     }
     section(kSectionStreams, w.data());
     for (auto& [key, ss] : label_streams) {

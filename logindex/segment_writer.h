@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/byte_codec.h"
@@ -107,6 +108,7 @@ class SegmentWriter {
   std::vector<Labels> streams_;
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> streams_by_fp_;
   std::vector<std::vector<std::uint32_t>> stream_docs_;
+  std::vector<std::pair<std::int64_t, std::int64_t>> stream_times_;  // per stream: min, max ts
   struct StringHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
