@@ -1,74 +1,169 @@
 #include "alerting/alerting_server.h"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "common/logging.h"
-#include "common/wire_format.h"
+#include "alerting/query_client.h"
+#include "alerting/rule_file.h"
+#include "alerting/rules_api.h"
+#include "common/http_client.h"
 
 namespace strata::alerting {
 
 void add_options(config::Schema& s) {
   using config::Type;
   add_http_options(s, "alerting", "127.0.0.1:9095");
+  s.add("alerting.rule_files", Type::kList, "",
+        "Rule files in Prometheus's format (glob patterns allowed). See docs/alerting.md.");
   s.add("alerting.query_url", Type::kString, "http://127.0.0.1:9090",
-        "Base URL of the Prometheus-compatible query API (strata-tsdb).");
-  s.add("alerting.interval", Type::kDuration, "15s", "How often rules are evaluated.");
-  s.add("alerting.webhook_url", Type::kString, "",
-        "Where notifications are POSTed (Alertmanager webhook format). Required with a rule.");
-  s.add("alerting.rule.name", Type::kString, "",
-        "Alert name of the threshold rule; empty means no rule.");
-  s.add("alerting.rule.expr", Type::kString, "",
-        "PromQL selector the rule queries, e.g. node_load1.");
-  s.add("alerting.rule.op", Type::kString, ">", "Comparison: > >= < <= == !=.");
-  s.add("alerting.rule.threshold", Type::kDouble, "0", "Value compared against.");
-  s.add("alerting.rule.for", Type::kDuration, "0s",
-        "How long the condition must hold before the alert fires.");
-  s.add("alerting.rule.labels", Type::kStringMap, "",
-        "Labels added to the alert (e.g. severity=page).");
-  s.add("alerting.rule.annotations", Type::kStringMap, "", "Annotations sent with the alert.");
+        "Base URL of the Prometheus-compatible query API (strata-tsdb) for PromQL rules.");
+  s.add("alerting.logs_query_url", Type::kString, "http://127.0.0.1:3100",
+        "Base URL of the Loki-compatible query API (strata-logindex) for groups with "
+        "`source: logs`.");
+  s.add("alerting.push_url", Type::kString, "",
+        "Base URL of the collector; recording rules write their results to its "
+        "/api/v1/push/metrics. Required when a rule file has recording rules.");
+  s.add("alerting.interval", Type::kDuration, "15s",
+        "Evaluation interval of groups that do not set their own `interval`.");
+  s.add("alerting.query_timeout", Type::kDuration, "10s",
+        "Deadline of one rule query; a slower query marks the rule unhealthy.");
+  s.add("alerting.data_dir", Type::kString, "data/alerting",
+        "Where alert state is kept across restarts (alert_state.json); empty: not kept.");
+  s.add("alerting.webhook_urls", Type::kList, "",
+        "Webhook receivers: each gets Alertmanager's webhook JSON (version 4) by POST.");
+  s.add("alerting.alertmanager_urls", Type::kList, "",
+        "Alertmanager base URLs; alerts are POSTed to <url>/api/v2/alerts.");
+  s.add("alerting.resend_delay", Type::kDuration, "1m",
+        "How often a still-firing alert is sent again to every receiver.");
+  s.add("alerting.notify_timeout", Type::kDuration, "10s",
+        "Deadline of one delivery attempt to a receiver (failed attempts are retried).");
+  s.add("alerting.notification_queue_capacity", Type::kInt, "10000",
+        "Notifications held per receiver while it is unreachable; beyond, the oldest is dropped.");
+  s.add("alerting.external_url", Type::kString, "",
+        "URL alerting is reached at, for generatorURL and externalURL; default http://<listen>.");
+  s.add("alerting.external_labels", Type::kStringMap, "",
+        "Labels added to every notified alert (unless it has them) and offered to templates "
+        "as $externalLabels.");
 }
 
-AlertingServer::AlertingServer(const config::Config& cfg)
-    : service_(std::make_unique<Service>("alerting", http_options(cfg, "alerting"))),
-      interval_(cfg.duration("alerting.interval")),
-      evaluations_(
-          service_->metrics().counter("strata_alerting_evaluations_total", "Rule evaluations.")),
-      evaluation_failures_(service_->metrics().counter("strata_alerting_evaluation_failures_total",
-                                                       "Rule evaluations whose query failed.")),
-      notifications_(service_->metrics().counter("strata_alerting_notifications_total",
-                                                 "Webhook notifications delivered.")),
-      notification_failures_(service_->metrics().counter(
-          "strata_alerting_notification_failures_total", "Webhook notifications that failed.")) {
-  if (interval_.count() <= 0)
-    throw config::ConfigError("config key 'alerting.interval': must be > 0");
-  std::string name = cfg.str("alerting.rule.name");
-  if (!name.empty()) {
-    RuleSpec spec;
-    spec.name = name;
-    spec.expr = cfg.str("alerting.rule.expr");
-    if (spec.expr.empty())
-      throw config::ConfigError(
-          "config key 'alerting.rule.expr': required when alerting.rule.name is set");
-    try {
-      spec.op = parse_op(cfg.str("alerting.rule.op"));
-    } catch (const std::invalid_argument& e) {
-      throw config::ConfigError(std::string("config key 'alerting.rule.op': ") + e.what());
-    }
-    spec.threshold = cfg.number("alerting.rule.threshold");
-    spec.hold = cfg.duration("alerting.rule.for");
-    spec.labels = cfg.string_map("alerting.rule.labels");
-    spec.annotations = cfg.string_map("alerting.rule.annotations");
-    std::string webhook = cfg.str("alerting.webhook_url");
-    if (webhook.empty())
-      throw config::ConfigError(
-          "config key 'alerting.webhook_url': required when a rule is configured");
-    rule_ = std::make_unique<ThresholdRule>(std::move(spec));
-    query_ = std::make_unique<QueryClient>(cfg.str("alerting.query_url"));
-    notifier_ = std::make_unique<WebhookNotifier>(webhook, "http://" + cfg.str("alerting.listen"));
+namespace {
+
+class HttpQueryBackend final : public QueryBackend {
+ public:
+  HttpQueryBackend(const std::string& metrics_url, const std::string& logs_url,
+                   std::chrono::milliseconds timeout)
+      : metrics_(metrics_url, "/api/v1/query", timeout),
+        logs_(logs_url, "/loki/api/v1/query", timeout) {}
+  std::vector<Sample> query(RuleSource source, const std::string& expr,
+                            std::int64_t ts_ms) override {
+    return (source == RuleSource::kLogs ? logs_ : metrics_).instant(expr, ts_ms);
   }
+
+ private:
+  QueryClient metrics_, logs_;
+};
+
+std::string trim_slash(std::string s) {
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+AlertingServer::AlertingServer(const config::Config& cfg, const Clock* clock)
+    : service_(std::make_unique<Service>("alerting", http_options(cfg, "alerting"))) {
+  const Clock& clk = clock ? *clock : system_clock_;
+  auto interval = cfg.positive_duration("alerting.interval");
+  auto query_timeout = cfg.positive_duration("alerting.query_timeout");
+  auto resend = cfg.positive_duration("alerting.resend_delay");
+
+  std::vector<RuleGroup> groups;
+  try {
+    groups = load_rule_files(cfg.list("alerting.rule_files"));
+  } catch (const RuleFileError& e) {
+    throw config::ConfigError("config key 'alerting.rule_files': invalid rule file(s):\n" +
+                              std::string(e.what()));
+  }
+  std::size_t rules = 0, recording = 0;
+  for (const auto& g : groups)
+    for (const auto& r : g.rules) {
+      ++rules;
+      recording += !r.is_alert();
+    }
+  std::string push_url = trim_slash(cfg.str("alerting.push_url"));
+  if (recording > 0 && push_url.empty())
+    throw config::ConfigError(fmt::format(
+        "config key 'alerting.push_url': required: the rule files have {} recording rule(s)",
+        recording));
+
+  ManagerOptions mo;
+  mo.default_interval = interval;
+  mo.resend_delay = resend;
+  mo.data_dir = cfg.str("alerting.data_dir");
+  mo.external.external_labels = cfg.string_map("alerting.external_labels");
+  mo.external.external_url = cfg.str("alerting.external_url");
+  if (mo.external.external_url.empty())
+    mo.external.external_url = "http://" + cfg.str("alerting.listen");
+  mo.external.external_url = trim_slash(mo.external.external_url);
+  if (!mo.data_dir.empty()) {
+    std::filesystem::create_directories(mo.data_dir);
+    lock_ = std::make_unique<DirLock>(mo.data_dir);
+  }
+
+  NotifierOptions no;
+  no.webhook_urls = cfg.list("alerting.webhook_urls");
+  no.alertmanager_urls = cfg.list("alerting.alertmanager_urls");
+  no.external_url = mo.external.external_url;
+  no.timeout = cfg.positive_duration("alerting.notify_timeout");
+  no.queue_capacity =
+      static_cast<std::size_t>(cfg.positive_integer("alerting.notification_queue_capacity"));
+  notifier_ = std::make_unique<Notifier>(no, service_->metrics());
+  if (rules > 0 && !notifier_->has_receivers())
+    spdlog::warn(
+        "alerting: no alerting.webhook_urls or alerting.alertmanager_urls: alerts are "
+        "evaluated and shown at /api/v1/alerts but sent nowhere");
+
+  std::string metrics_url = trim_slash(cfg.str("alerting.query_url"));
+  std::string logs_url = trim_slash(cfg.str("alerting.logs_query_url"));
+  QueryBackendFactory queries = [metrics_url, logs_url, query_timeout] {
+    return std::make_unique<HttpQueryBackend>(metrics_url, logs_url, query_timeout);
+  };
+  Pusher push;
+  if (!push_url.empty()) {
+    // One client per thread: HttpClient is not thread-safe.
+    push = [url = push_url + "/api/v1/push/metrics"](const wire::MetricsBatch& batch) {
+      thread_local http::HttpClient client(
+          http::ClientOptions{std::chrono::milliseconds(2000), std::chrono::milliseconds(10000), 3,
+                              std::chrono::milliseconds(100), std::chrono::milliseconds(1000)});
+      auto resp = client.post(url, wire::encode(batch), {{"Content-Type", "application/json"}});
+      if (!resp.ok())
+        throw std::runtime_error(fmt::format(
+            "POST {}: {}", url,
+            resp.error.empty() ? fmt::format("HTTP {}: {}", resp.status, resp.body) : resp.error));
+    };
+  }
+  std::map<std::string, std::string> external_labels = mo.external.external_labels;
+  Notifier* notifier = notifier_.get();
+  NotifySink sink = [notifier, external_labels](const Notification& n) {
+    if (external_labels.empty()) return notifier->enqueue(n);
+    Notification copy = n;
+    for (auto& a : copy.alerts)
+      for (const auto& [k, v] : external_labels)
+        if (a.labels.get(k).empty()) a.labels.set(k, v);
+    notifier->enqueue(copy);
+  };
+  manager_ = std::make_unique<RuleManager>(std::move(groups), std::move(mo), clk, queries, push,
+                                           sink, service_->metrics());
+  spdlog::info("alerting: {} rule(s) in {} group(s) loaded", rules, manager_->group_count());
+
+  service_->http().add_route("GET", "/api/v1/rules", [this](const http::Request& req) {
+    return http::Response::json(200,
+                                rules_json(manager_->snapshot(), req.param("type").value_or("")));
+  });
   service_->http().add_route("GET", "/api/v1/alerts", [this](const http::Request&) {
-    return http::Response::json(200, alerts_json());
+    return http::Response::json(200, alerts_json(manager_->snapshot()));
   });
 }
 
@@ -76,86 +171,17 @@ AlertingServer::~AlertingServer() { stop(); }
 
 void AlertingServer::start() {
   service_->start();
-  if (rule_) thread_ = std::thread([this] { loop(); });
+  notifier_->start();
+  manager_->start();
+  started_ = true;
 }
 
 void AlertingServer::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!started_) return;
+  started_ = false;
+  manager_->stop();  // no new notifications after this
+  notifier_->stop();
   service_->stop();
-}
-
-void AlertingServer::loop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-    evaluate_once(now);
-    lock.lock();
-    cv_.wait_for(lock, interval_, [this] { return stopping_; });
-  }
-}
-
-void AlertingServer::evaluate_once(std::int64_t now_ms) {
-  if (!rule_) return;
-  std::vector<QueriedSample> result;
-  try {
-    result = query_->instant(rule_->spec().expr, now_ms);
-  } catch (const std::exception& e) {
-    // A failed query changes no state: alerts neither fire nor resolve on
-    // missing data, as Prometheus keeps them on a failed evaluation.
-    evaluation_failures_.inc();
-    spdlog::warn("alerting: rule {}: {}", rule_->spec().name, e.what());
-    return;
-  }
-  evaluations_.inc();
-  Transitions t;
-  {
-    std::lock_guard lock(mu_);
-    t = rule_->evaluate(result, now_ms);
-  }
-  for (auto [alerts, resolved] : {std::pair{&t.fired, false}, std::pair{&t.resolved, true}}) {
-    if (alerts->empty()) continue;
-    spdlog::info("alerting: rule {}: {} alert(s) {}", rule_->spec().name, alerts->size(),
-                 resolved ? "resolved" : "firing");
-    if (notifier_->notify(rule_->spec().name, *alerts, resolved, rule_->spec().annotations))
-      notifications_.inc();
-    else
-      notification_failures_.inc();
-  }
-}
-
-std::string AlertingServer::alerts_json() {
-  std::lock_guard lock(mu_);
-  std::string out = "{\"status\":\"success\",\"data\":{\"alerts\":[";
-  if (rule_) {
-    bool first = true;
-    for (const auto& a : rule_->active()) {
-      if (!first) out += ',';
-      first = false;
-      out += "{\"labels\":{";
-      bool f2 = true;
-      for (const auto& [n, v] : a.labels.items()) {
-        if (!f2) out += ',';
-        f2 = false;
-        out += '"';
-        logging::append_json_escaped(out, n);
-        out += "\":\"";
-        logging::append_json_escaped(out, v);
-        out += '"';
-      }
-      out += fmt::format("}},\"state\":\"{}\",\"activeAt\":\"{}\",\"value\":\"{}\"}}",
-                         a.state == AlertState::kFiring ? "firing" : "pending",
-                         rfc3339(a.active_since_ms), wire::format_value(a.value));
-    }
-  }
-  return out + "]}}";
 }
 
 }  // namespace strata::alerting

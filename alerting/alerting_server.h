@@ -1,24 +1,24 @@
-// AlertingServer: the rule-evaluator process. Every `alerting.interval` it
-// runs each rule's query against the store's HTTP API, advances the rule's
-// state machine and sends webhooks on firing and resolution. It serves the
-// active alerts at GET /api/v1/alerts (Prometheus's response shape) next to
-// /metrics, /healthz and /readyz.
+// AlertingServer: the strata-alerting process. It loads the rule files
+// (alerting.rule_files, validated: a bad file stops startup with every
+// problem listed), evaluates each group at its interval against the stores'
+// query APIs (RuleManager), keeps alert state in alerting.data_dir, sends
+// notifications to webhooks and Alertmanagers (Notifier) and writes
+// recording-rule results through the collector's push API. It serves
+//   GET /api/v1/rules, GET /api/v1/alerts   (Prometheus's JSON, rules_api.h)
+// next to /metrics, /healthz and /readyz.
 //
-// This first slice holds one rule from the config (alerting.rule.*); rule
-// files and persisted state come with the alerting issue.
+// Thread-safety: start() and stop() from one thread; the HTTP handlers read
+// snapshots and may run concurrently with evaluation.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
-#include "alerting/query_client.h"
-#include "alerting/threshold_rule.h"
-#include "alerting/webhook_notifier.h"
+#include "alerting/clock.h"
+#include "alerting/notifier.h"
+#include "alerting/rule_manager.h"
 #include "common/config.h"
+#include "common/file.h"
 #include "common/service.h"
 
 namespace strata::alerting {
@@ -27,33 +27,22 @@ void add_options(config::Schema& schema);
 
 class AlertingServer {
  public:
-  explicit AlertingServer(const config::Config& cfg);
+  // Throws config::ConfigError naming the key (and every rule-file problem).
+  // `clock` defaults to the system clock.
+  explicit AlertingServer(const config::Config& cfg, const Clock* clock = nullptr);
   ~AlertingServer();
   void start();
   void stop();
   std::string url() const { return service_->url(); }
-
-  // One evaluation round (exposed for tests); `now_ms` is wall-clock ms.
-  void evaluate_once(std::int64_t now_ms);
+  RuleManager& manager() { return *manager_; }
 
  private:
-  void loop();
-  std::string alerts_json();
-
+  SystemClock system_clock_;
   std::unique_ptr<Service> service_;
-  std::unique_ptr<ThresholdRule> rule_;  // null when no rule is configured
-  std::unique_ptr<QueryClient> query_;
-  std::unique_ptr<WebhookNotifier> notifier_;
-  std::chrono::milliseconds interval_;
-  metrics::Counter& evaluations_;
-  metrics::Counter& evaluation_failures_;
-  metrics::Counter& notifications_;
-  metrics::Counter& notification_failures_;
-
-  std::mutex mu_;  // guards rule_ state against the /api/v1/alerts reader
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::unique_ptr<DirLock> lock_;
+  std::unique_ptr<Notifier> notifier_;
+  std::unique_ptr<RuleManager> manager_;
+  bool started_ = false;
 };
 
 }  // namespace strata::alerting

@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
           cfg.set("agent.collector_url", collector.url(), "all-in-one wiring");
         if (cfg.is_default("alerting.query_url"))
           cfg.set("alerting.query_url", tsdb.url(), "all-in-one wiring");
+        if (cfg.is_default("alerting.logs_query_url"))
+          cfg.set("alerting.logs_query_url", logs.url(), "all-in-one wiring");
+        if (cfg.is_default("alerting.push_url"))
+          cfg.set("alerting.push_url", collector.url(), "all-in-one wiring");
         if (cfg.is_default("agent.files")) {
           std::filesystem::create_directories("data");
           cfg.set("agent.files", kDefaultFiles, "all-in-one default");

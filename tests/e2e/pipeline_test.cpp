@@ -236,13 +236,23 @@ TEST_CASE("alerting fires a webhook when a threshold rule holds", "[e2e]") {
   receiver.start();
 
   int alerting_port = free_port();
+  std::ofstream(p.dir + "/rules.yml") << R"(groups:
+- name: queues
+  interval: 500ms
+  rules:
+  - alert: QueueTooLong
+    expr: queue_length > 100
+    labels:
+      severity: page
+    annotations:
+      summary: "queue {{ $labels.queue }} holds {{ $value }} items"
+)";
   ChildProcess alerting(
       "alerting", STRATA_ALERTING_BIN,
       {"--alerting.listen=" + addr(alerting_port), "--alerting.query_url=" + url(p.tsdb_port),
-       "--alerting.interval=500ms", "--alerting.webhook_url=http://" + receiver.address() + "/hook",
-       "--alerting.rule.name=QueueTooLong", "--alerting.rule.expr=queue_length",
-       "--alerting.rule.op=>", "--alerting.rule.threshold=100",
-       "--alerting.rule.labels=severity=page"});
+       "--alerting.rule_files=" + p.dir + "/rules.yml",
+       "--alerting.data_dir=" + p.dir + "/alerting",
+       "--alerting.webhook_urls=http://" + receiver.address() + "/hook"});
   REQUIRE(wait_http_ok(url(alerting_port) + "/readyz", 30s));
 
   wire::MetricsBatch batch;
@@ -274,6 +284,7 @@ TEST_CASE("alerting fires a webhook when a threshold rule holds", "[e2e]") {
   CHECK(std::string_view(labels["alertname"]) == "QueueTooLong");
   CHECK(std::string_view(labels["queue"]) == "high");
   CHECK(std::string_view(labels["severity"]) == "page");
+  CHECK(std::string_view(alerts.at(0)["annotations"]["summary"]) == "queue high holds 500 items");
   receiver.stop();
 }
 
