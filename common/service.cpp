@@ -99,7 +99,8 @@ void Service::add_readiness_check(std::string what, ReadinessCheck check) {
 
 void Service::start() {
   server_->start();
-  spdlog::info("{}: listening on http://{}", name_, server_->address());
+  spdlog::info("{}: listening on {}://{}", name_, server_->tls() ? "https" : "http",
+               server_->address());
 }
 
 void Service::stop() { server_->stop(); }
