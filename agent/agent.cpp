@@ -1,5 +1,16 @@
 #include "agent/agent.h"
 
+#include "agent/disk_batch_queue.h"
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+
+#include <fmt/ranges.h>
+#include <re2/re2.h>
+
 #include <spdlog/spdlog.h>
 
 namespace strata::agent {
@@ -18,17 +29,87 @@ Labels with_extra(std::initializer_list<Label> own,
 
 ShipperOptions shipper_options(const AgentOptions& o) {
   ShipperOptions s;
-  s.collector_url = o.collector_url;
+  s.collector_urls = o.collector_urls;
+  s.zstd = o.zstd;
   s.queue_max_bytes = o.queue_max_bytes;
   return s;
 }
 
-TailerOptions tailer_options(const AgentOptions& o) {
+std::unique_ptr<DirLock> lock_data_dir(const AgentOptions& o) {
+  if (o.data_dir.empty()) return nullptr;
+  std::filesystem::create_directories(o.data_dir);
+  return std::make_unique<DirLock>(o.data_dir);
+}
+
+std::unique_ptr<BatchQueue> make_queue(const AgentOptions& o, const char* kind) {
+  if (o.data_dir.empty()) return nullptr;  // the Shipper's MemoryBatchQueue
+  return std::make_unique<DiskBatchQueue>(std::filesystem::path(o.data_dir) / "buffer" / kind,
+                                          o.buffer_max_bytes);
+}
+
+std::unique_ptr<CheckpointStore> checkpoint_store(const AgentOptions& o) {
+  if (o.data_dir.empty()) return nullptr;
+  std::filesystem::create_directories(o.data_dir);
+  return std::make_unique<CheckpointStore>(o.data_dir);
+}
+
+// The checkpoint to resume from: the saved one, advanced by the one the
+// newest batch in the on-disk buffer carries (written atomically with that
+// batch, so lines already in the buffer are not read a second time when the
+// agent died before saving checkpoints.json). Both only hold positions whose
+// lines are safe, so per file the further one wins.
+TailerOptions tailer_options(const AgentOptions& o, const CheckpointStore* store,
+                             const std::string& buffered_meta) {
   TailerOptions t;
   t.patterns = o.files;
   t.max_line_bytes = o.max_line_bytes;
   t.rescan_interval = o.rescan_interval;
+  if (!store) {
+    t.resume = o.resume;  // a reload without data_dir
+    return t;
+  }
+  std::optional<std::vector<FilePosition>> saved = store->load();
+  if (!buffered_meta.empty()) {
+    std::vector<FilePosition> newer;
+    try {
+      newer = CheckpointStore::decode(buffered_meta);
+    } catch (const std::exception& e) {
+      spdlog::warn(
+          "tail: the checkpoint carried by the on-disk buffer is unreadable ({}); using {}",
+          e.what(), store->path().string());
+    }
+    if (!saved) saved.emplace();
+    for (const auto& n : newer) {
+      bool found = false;
+      for (auto& p : *saved)
+        if (p.device == n.device && p.inode == n.inode) {
+          found = true;
+          if (n.offset > p.offset) p = n;
+        }
+      if (!found) saved->push_back(n);
+    }
+  }
+  if (saved) {
+    spdlog::info("tail: resuming {} files from {}", saved->size(), store->path().string());
+    t.resume = std::move(*saved);
+    t.unknown_files_from_start = true;
+  }
   return t;
+}
+
+std::unique_ptr<MultilineJoiner> joiner(const AgentOptions& o) {
+  if (o.multiline_start.empty()) return nullptr;
+  auto re = std::make_shared<const RE2>(o.multiline_start, RE2::Quiet);
+  return std::make_unique<MultilineJoiner>(re, o.multiline_timeout, o.max_line_bytes);
+}
+
+// Gives memory freed after a burst (a scrape of thousands of series, a
+// batch of log lines) back to the kernel. glibc keeps freed heap otherwise,
+// and the agent's resident size is what an operator sees on every host.
+void release_free_memory() {
+#ifdef __GLIBC__
+  malloc_trim(64 * 1024);
+#endif
 }
 
 std::int64_t now_ms() {
@@ -45,12 +126,17 @@ Agent::Agent(AgentOptions options)
     : options_(std::move(options)),
       stream_labels_(
           with_extra({{"instance", options_.instance}, {"job", "strata-agent"}}, options_.labels)),
+      dir_lock_(lock_data_dir(options_)),
       service_("strata-agent", options_.http),
       host_(options_.proc_path,
             with_extra({{"instance", options_.instance}, {"job", "node"}}, options_.labels)),
-      metrics_shipper_(Kind::kMetrics, shipper_options(options_), service_.metrics()),
-      logs_shipper_(Kind::kLogs, shipper_options(options_), service_.metrics()),
-      tailer_(tailer_options(options_)),
+      metrics_shipper_(Kind::kMetrics, shipper_options(options_), service_.metrics(),
+                       make_queue(options_, "metrics")),
+      logs_shipper_(Kind::kLogs, shipper_options(options_), service_.metrics(),
+                    make_queue(options_, "logs")),
+      checkpoints_(checkpoint_store(options_)),
+      tailer_(tailer_options(options_, checkpoints_.get(), logs_shipper_.queue().newest_meta())),
+      joiner_(joiner(options_)),
       host_errors_(service_.metrics().counter(
           "strata_agent_host_metrics_errors_total",
           "procfs files or lines that could not be read or parsed, and were skipped.")),
@@ -58,7 +144,15 @@ Agent::Agent(AgentOptions options)
                                              "Log lines read from tailed files.")),
       lines_truncated_(service_.metrics().counter(
           "strata_agent_lines_truncated_total",
-          "Log lines longer than agent.max_line_bytes, shipped truncated.")) {
+          "Log lines longer than agent.max_line_bytes, shipped truncated.")),
+      scrapes_dropped_(service_.metrics().counter(
+          "strata_agent_scrapes_dropped_total",
+          "Scrape results dropped before shipping because the metrics thread was stalled by "
+          "an unreachable collector.")),
+      checkpoint_errors_(service_.metrics().counter(
+          "strata_agent_checkpoint_errors_total",
+          "Failed writes of the tail checkpoint (agent.data_dir); the previous one stays.")) {
+  if (checkpoints_) logs_shipper_.on_settled([this] { save_checkpoint(); });
   service_.metrics().gauge_callback("strata_agent_files_open",
                                     "Log files currently open for tailing.",
                                     [this] { return static_cast<double>(tailer_.open_files()); });
@@ -74,12 +168,20 @@ void Agent::start() {
   spdlog::info(
       "strata-agent: instance {}, shipping to {} (host metrics every {} ms, {} file "
       "patterns)",
-      options_.instance, options_.collector_url, options_.interval.count(), options_.files.size());
+      options_.instance, fmt::join(options_.collector_urls, ", "), options_.interval.count(),
+      options_.files.size());
   metrics_thread_ = std::thread([this] { metrics_loop(); });
   if (!options_.files.empty()) {
     tailer_.start();  // before returning: see "start() records the files" in agent.h
     tail_thread_ = std::thread([this] { tail_loop(); });
   }
+  if (!options_.scrape_configs.empty()) scrape_thread_ = std::thread([this] { scrape_loop(); });
+}
+
+std::vector<FilePosition> Agent::tail_positions() {
+  std::lock_guard lock(mu_);
+  if (started_ && !stopped_) throw std::logic_error("Agent::tail_positions() before stop()");
+  return checkpoint_positions(false);
 }
 
 void Agent::stop() {
@@ -92,6 +194,7 @@ void Agent::stop() {
   }
   cv_.notify_all();
   if (tail_thread_.joinable()) tail_thread_.join();
+  if (scrape_thread_.joinable()) scrape_thread_.join();
   if (metrics_thread_.joinable()) metrics_thread_.join();
   service_.stop();
   spdlog::info("strata-agent: stopped");
@@ -105,16 +208,82 @@ bool Agent::wait_until(std::chrono::steady_clock::time_point deadline) {
 
 void Agent::metrics_loop() {
   auto next = std::chrono::steady_clock::now();
-  do {
-    collect_host_metrics();
-    metrics_shipper_.flush();
-    next += options_.interval;
-    // After a long stall (a slow collector), skip the missed ticks rather
-    // than firing them back to back.
-    auto now = std::chrono::steady_clock::now();
-    if (next < now) next = now + options_.interval;
-  } while (wait_until(next));
+  for (;;) {
+    const bool tick = std::chrono::steady_clock::now() >= next;
+    if (tick) {
+      collect_host_metrics();
+      next += options_.interval;
+      // After a long stall (a slow collector), skip the missed ticks rather
+      // than firing them back to back.
+      auto now = std::chrono::steady_clock::now();
+      if (next < now) next = now + options_.interval;
+    }
+    std::deque<wire::MetricsBatch> scraped;
+    {
+      std::lock_guard lock(mu_);
+      scraped.swap(scraped_);
+    }
+    for (const auto& b : scraped) metrics_shipper_.enqueue(b);
+    if (tick || !scraped.empty()) {
+      metrics_shipper_.flush();
+      scraped.clear();
+      release_free_memory();
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_until(lock, next, [this] { return stopping_ || !scraped_.empty(); });
+    if (stopping_) break;
+  }
+  std::deque<wire::MetricsBatch> scraped;
+  {
+    std::lock_guard lock(mu_);
+    scraped.swap(scraped_);
+  }
+  for (const auto& b : scraped) metrics_shipper_.enqueue(b);
   metrics_shipper_.flush_final();
+}
+
+void Agent::hand_off(wire::MetricsBatch batch) {
+  constexpr std::size_t kMaxPendingScrapes = 256;
+  {
+    std::lock_guard lock(mu_);
+    if (scraped_.size() >= kMaxPendingScrapes) {
+      scraped_.pop_front();
+      scrapes_dropped_.inc();
+    }
+    scraped_.push_back(std::move(batch));
+  }
+  cv_.notify_all();
+}
+
+void Agent::scrape_loop() {
+  struct Target {
+    std::unique_ptr<TargetScraper> scraper;
+    std::chrono::milliseconds interval;
+    std::chrono::steady_clock::time_point next;
+    bool up = true;  // log the transitions, not every failed scrape
+  };
+  std::vector<Target> targets;
+  const auto start = std::chrono::steady_clock::now();
+  for (const auto& c : options_.scrape_configs)
+    for (const auto& url : c.targets)
+      targets.push_back({std::make_unique<TargetScraper>(c.job, url, c.timeout, options_.labels),
+                         c.interval, start, true});
+  while (!targets.empty()) {
+    auto due = std::min_element(targets.begin(), targets.end(),
+                                [](const Target& a, const Target& b) { return a.next < b.next; });
+    if (!wait_until(due->next)) break;
+    ScrapeOutcome o = due->scraper->scrape(now_ms());
+    if (!o.up && due->up)
+      spdlog::warn("scrape {} (job {}): target down: {}", due->scraper->url(), due->scraper->job(),
+                   o.error);
+    else if (o.up && !due->up)
+      spdlog::info("scrape {} (job {}): target up again", due->scraper->url(), due->scraper->job());
+    due->up = o.up;
+    hand_off(std::move(o.batch));
+    due->next += due->interval;
+    if (auto now = std::chrono::steady_clock::now(); due->next < now)
+      due->next = now + due->interval;
+  }
 }
 
 void Agent::collect_host_metrics() {
@@ -133,37 +302,124 @@ void Agent::collect_host_metrics() {
   metrics_shipper_.enqueue(batch);
 }
 
-void Agent::ship_lines(std::vector<TailEntry>& pending) {
-  for (const auto& b : make_log_batches(pending, stream_labels_)) logs_shipper_.enqueue(b);
-  pending.clear();
+void Agent::ship_lines() {
+  if (pending_.empty()) return;
+  InFlight f{0, {}};
+  if (checkpoints_)
+    for (const auto& e : pending_) f.earliest.try_emplace({e.device, e.inode}, e.offset);
+  auto batches = make_log_batches(pending_, stream_labels_);
+  pending_.clear();
+  // A durable queue settles a batch as it takes it: the last batch of the
+  // group carries the checkpoint as of itself (see tailer_options()).
+  const bool durable = logs_shipper_.queue().durable();
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    std::string meta;
+    if (checkpoints_ && durable && i + 1 == batches.size())
+      meta = CheckpointStore::encode(checkpoint_positions(/*all_settled=*/true));
+    logs_shipper_.enqueue(batches[i], std::move(meta));
+  }
+  if (checkpoints_) {
+    f.seq = logs_shipper_.pushed();
+    in_flight_.push_back(std::move(f));
+    save_checkpoint();
+  }
+}
+
+std::vector<FilePosition> Agent::checkpoint_positions(bool all_settled) {
+  if (all_settled) {
+    in_flight_.clear();
+  } else {
+    const std::uint64_t settled = logs_shipper_.settled();
+    while (!in_flight_.empty() && in_flight_.front().seq <= settled) in_flight_.pop_front();
+  }
+  // Earliest unsettled offset per file: batches in flight, lines not yet
+  // batched, records the multiline joiner holds.
+  std::map<Identity, std::uint64_t> hold;
+  auto lower = [&hold](Identity id, std::uint64_t off) {
+    auto [it, added] = hold.try_emplace(id, off);
+    if (!added && off < it->second) it->second = off;
+  };
+  for (const auto& f : in_flight_)
+    for (const auto& [id, off] : f.earliest) lower(id, off);
+  for (const auto& e : pending_) lower({e.device, e.inode}, e.offset);
+  if (joiner_) joiner_->held(hold);
+  std::vector<FilePosition> positions = tailer_.positions();
+  for (auto& p : positions)
+    if (auto it = hold.find({p.device, p.inode}); it != hold.end() && it->second < p.offset)
+      p.offset = it->second;
+  return positions;
+}
+
+void Agent::save_checkpoint() {
+  if (!checkpoints_) return;
+  const std::vector<FilePosition> positions = checkpoint_positions(false);
+  try {
+    checkpoints_->save(positions);
+    if (checkpoint_failing_) spdlog::info("tail: checkpoint writable again");
+    checkpoint_failing_ = false;
+  } catch (const std::exception& e) {
+    checkpoint_errors_.inc();
+    if (!checkpoint_failing_)
+      spdlog::error("tail: cannot write the checkpoint (a restart will re-read lines): {}",
+                    e.what());
+    checkpoint_failing_ = true;
+  }
 }
 
 void Agent::tail_loop() {
-  std::vector<TailEntry> pending;
   std::size_t pending_bytes = 0;
-  auto read = [&] {
-    for (auto& e : tailer_.poll()) {
+  std::vector<TailEntry> records;
+  auto take = [&](std::vector<TailEntry>& entries) {
+    for (auto& e : entries) {
       if (e.truncated) lines_truncated_.inc();
       pending_bytes += e.line.size();
-      pending.push_back(std::move(e));
-      lines_read_.inc();
+      pending_.push_back(std::move(e));
+    }
+    entries.clear();
+  };
+  auto read = [&] {
+    std::vector<TailEntry> lines = tailer_.poll();
+    lines_read_.inc(static_cast<double>(lines.size()));
+    if (joiner_) {
+      joiner_->push(std::move(lines), std::chrono::steady_clock::now(), records);
+      joiner_->flush_expired(std::chrono::steady_clock::now(), records);
+      take(records);
+    } else {
+      take(lines);
     }
   };
   auto next_flush = std::chrono::steady_clock::now() + options_.flush_interval;
   do {
     read();
-    auto now = std::chrono::steady_clock::now();
-    if (now >= next_flush || pending_bytes >= kPendingFlushBytes) {
-      // Also retries what an earlier round left queued, even with no new lines.
-      ship_lines(pending);
+    const bool due = std::chrono::steady_clock::now() >= next_flush;
+    bool deliver = due;
+    if (due || pending_bytes >= kPendingFlushBytes) {
+      ship_lines();
       pending_bytes = 0;
+      // A full batch goes out at once -- unless the collector is failing:
+      // then it only joins the queue, and reading goes on at full speed
+      // instead of waiting for a retry round per MiB read.
+      deliver = due || !logs_shipper_.failing();
+    }
+    if (deliver) {
+      // Also retries what an earlier round left queued, even with no new lines.
       logs_shipper_.flush();
+      save_checkpoint();
+      if (due) release_free_memory();  // once per flush interval, not per MiB
       next_flush = std::chrono::steady_clock::now() + options_.flush_interval;
     }
-  } while (wait_until(std::chrono::steady_clock::now() + kPollInterval));
+    // A backlog (a file written faster than one poll reads) is read on at
+    // once: sleeping would cap the throughput at one read budget per poll.
+  } while (wait_until(std::chrono::steady_clock::now() +
+                      (tailer_.backlog() ? std::chrono::milliseconds(0) : kPollInterval)));
   read();
-  ship_lines(pending);
+  if (joiner_) {
+    joiner_->flush_all(records);
+    take(records);
+  }
+  ship_lines();
   logs_shipper_.flush_final();
+  save_checkpoint();
 }
 
 }  // namespace strata::agent

@@ -7,8 +7,20 @@
 //    ships the series;
 //  - tail (only when agent.files is set): polls the files every 250 ms and
 //    ships what was read every agent.flush_interval, or sooner once 1 MiB is
-//    pending.
-// Each thread owns its Shipper and so its HTTP connection and retry queue.
+//    pending. With agent.multiline_start, lines are joined into records
+//    first (agent/multiline.h). With agent.data_dir, it keeps the tail
+//    checkpoint (agent/checkpoint_store.h): each file's position is held
+//    back to the first line not yet settled -- acknowledged by the collector
+//    (memory queue) or written to the on-disk buffer -- and saved after
+//    every change, so a restart resumes there (at-least-once).
+//  - scrape (only when agent.scrape_configs is set): scrapes each target at
+//    its interval, one after the other (a target that times out delays the
+//    next by at most its timeout), and hands the result to the metrics thread,
+//    which ships it at once. The hand-off holds at most 256 scrapes; beyond
+//    that (the collector stalls the metrics thread) the oldest are dropped
+//    and counted, so memory stays bounded.
+// Each shipping thread owns its Shipper and so its HTTP connection and retry
+// queue.
 //
 // start() records the files present at that moment (they are tailed from
 // their end) before returning, so a line appended after start() returns is
@@ -19,16 +31,21 @@
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "agent/checkpoint_store.h"
 #include "agent/file_tailer.h"
 #include "agent/host_metrics.h"
+#include "agent/multiline.h"
 #include "agent/options.h"
+#include "agent/scraper.h"
 #include "agent/shipper.h"
 #include "common/config.h"
+#include "common/file.h"
 #include "common/service.h"
 
 namespace strata::agent {
@@ -47,6 +64,10 @@ class Agent {
   void start();
   void stop();
 
+  // After stop(): where each file was left (held back to the first line not
+  // settled), for the next Agent of a reload (AgentOptions::resume).
+  std::vector<FilePosition> tail_positions();
+
   std::string url() const { return service_.url(); }
   const AgentOptions& options() const { return options_; }
   metrics::Registry& metrics() { return service_.metrics(); }
@@ -54,22 +75,45 @@ class Agent {
  private:
   void metrics_loop();
   void tail_loop();
+  void scrape_loop();
+  void hand_off(wire::MetricsBatch batch);
   void collect_host_metrics();
-  void ship_lines(std::vector<TailEntry>& pending);
+  void ship_lines();
+  void save_checkpoint();
+  // Positions held back to the first unsettled line of each file; with
+  // `all_settled`, every batch pushed so far counts as settled.
+  std::vector<FilePosition> checkpoint_positions(bool all_settled);
   // Sleeps until `deadline` or stop(); false once stopping.
   bool wait_until(std::chrono::steady_clock::time_point deadline);
 
   AgentOptions options_;
   Labels stream_labels_;
+  std::unique_ptr<DirLock> dir_lock_;  // agent.data_dir: one agent per directory
   Service service_;
   HostMetricsReader host_;
   Shipper metrics_shipper_;
   Shipper logs_shipper_;
+  std::unique_ptr<CheckpointStore> checkpoints_;  // before tailer_: it provides the resume list
   FileTailer tailer_;
+  std::unique_ptr<MultilineJoiner> joiner_;
+
+  // Tail thread only. Lines read and not yet in a batch, and for each group of
+  // batches pushed, the shipper's pushed() count after it and the first
+  // offset per file it holds: what a checkpoint must not move past.
+  using Identity = std::pair<std::uint64_t, std::uint64_t>;
+  struct InFlight {
+    std::uint64_t seq;
+    std::map<Identity, std::uint64_t> earliest;
+  };
+  std::vector<TailEntry> pending_;
+  std::deque<InFlight> in_flight_;
+  bool checkpoint_failing_ = false;
 
   metrics::Counter& host_errors_;
   metrics::Counter& lines_read_;
   metrics::Counter& lines_truncated_;
+  metrics::Counter& scrapes_dropped_;
+  metrics::Counter& checkpoint_errors_;
   bool host_failing_ = false;  // metrics thread only
 
   std::mutex mu_;
@@ -79,6 +123,8 @@ class Agent {
   bool stopped_ = false;
   std::thread metrics_thread_;
   std::thread tail_thread_;
+  std::thread scrape_thread_;
+  std::deque<wire::MetricsBatch> scraped_;  // under mu_: scrape -> metrics thread
 };
 
 }  // namespace strata::agent

@@ -1,6 +1,7 @@
 // BatchQueue: encoded batches waiting to be delivered to the collector, oldest
-// first. The shipper only pushes, peeks and pops, so an on-disk buffer that
-// survives restarts can replace MemoryBatchQueue later without touching it.
+// first. The shipper only pushes, peeks and pops, so the on-disk buffer that
+// survives restarts (DiskBatchQueue, agent/disk_batch_queue.h, used with
+// agent.data_dir) and the MemoryBatchQueue here are interchangeable.
 //
 // Bounded by bytes: pushing past the bound evicts the oldest batches (the
 // freshest data is the most useful once the collector is back) and reports
@@ -19,8 +20,13 @@
 namespace strata::agent {
 
 struct EncodedBatch {
-  std::string body;       // wire-format JSON
+  std::string body;       // wire-format JSON, compressed as `zstd` says
   std::size_t items = 0;  // samples or log lines, for accounting
+  bool zstd = false;      // body is a zstd frame (sent with Content-Encoding: zstd)
+  // Not sent: what the producer needs back after a restart (the log batches
+  // carry the tail checkpoint as of themselves, see agent.h). Kept only by
+  // durable queues.
+  std::string meta{};
 };
 
 struct Evicted {
@@ -37,6 +43,10 @@ class BatchQueue {
   virtual void pop() = 0;
   virtual std::size_t size() const = 0;   // batches
   virtual std::size_t bytes() const = 0;  // sum of body sizes
+  // True when a pushed batch survives a crash of the process (on-disk queue).
+  virtual bool durable() const { return false; }
+  // The meta of the newest batch held, empty if none (or not durable).
+  virtual std::string newest_meta() const { return {}; }
 };
 
 class MemoryBatchQueue final : public BatchQueue {

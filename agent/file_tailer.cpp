@@ -90,6 +90,7 @@ std::vector<TailEntry> FileTailer::poll() {
   start();
   std::vector<TailEntry> out;
   now_ns_ = now_ns();
+  backlog_ = false;
 
   // Rotated-out files first: their lines were written before the new file's.
   // One poll finding nothing new means the writer has moved on.
@@ -166,7 +167,7 @@ void FileTailer::discover(const std::string& path, bool initial, std::vector<Tai
   f.fd = fd;
   f.device = id.first;
   f.inode = id.second;
-  f.offset = initial ? size : 0;
+  f.offset = initial && !options_.unknown_files_from_start ? size : 0;
   if (auto k = known_.find(id); k != known_.end()) {
     const FilePosition& p = k->second.position;
     std::uint64_t h = 0;
@@ -174,6 +175,7 @@ void FileTailer::discover(const std::string& path, bool initial, std::vector<Tai
       f.offset = p.offset <= size ? p.offset : 0;  // shorter now: truncated since
     known_.erase(k);
   }
+  f.line_start = f.offset;
   spdlog::debug("tail: following {} from offset {}", path, f.offset);
   auto [it, inserted] = files_.emplace(path, std::move(f));
   if (!initial) read_new(it->second, out);
@@ -183,10 +185,11 @@ std::size_t FileTailer::read_new(File& f, std::vector<TailEntry>& out) {
   struct stat st {};
   if (::fstat(f.fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < f.offset) {
     spdlog::info("tail: {} was truncated; reading it again from the start", f.path);
-    if (!f.partial.empty() && !f.discarding) emit(f, f.partial, out);
+    if (!f.partial.empty() && !f.discarding) emit(f, f.partial, f.offset, out);
     f.partial.clear();
     f.discarding = false;
     f.offset = 0;
+    f.line_start = 0;
   }
   std::size_t total = 0;
   while (total < options_.max_read_bytes_per_poll) {
@@ -200,12 +203,15 @@ std::size_t FileTailer::read_new(File& f, std::vector<TailEntry>& out) {
     if (n == 0) break;
     f.offset += static_cast<std::uint64_t>(n);
     total += static_cast<std::size_t>(n);
-    consume(f, std::string_view(buf_.data(), static_cast<std::size_t>(n)), out);
+    consume(f, std::string_view(buf_.data(), static_cast<std::size_t>(n)),
+            f.offset - static_cast<std::uint64_t>(n), out);
   }
+  if (total >= options_.max_read_bytes_per_poll) backlog_ = true;
   return total;
 }
 
-void FileTailer::consume(File& f, std::string_view data, std::vector<TailEntry>& out) {
+void FileTailer::consume(File& f, std::string_view data, std::uint64_t base,
+                         std::vector<TailEntry>& out) {
   const std::size_t max = options_.max_line_bytes;
   std::size_t pos = 0;
   while (pos < data.size()) {
@@ -213,32 +219,43 @@ void FileTailer::consume(File& f, std::string_view data, std::vector<TailEntry>&
     bool complete = nl != std::string_view::npos;
     std::string_view piece = data.substr(pos, (complete ? nl : data.size()) - pos);
     pos = complete ? nl + 1 : data.size();
+    const std::uint64_t end = base + pos;  // past the '\n' when complete
 
     if (f.discarding) {
-      if (complete) f.discarding = false;
+      if (complete) {
+        f.discarding = false;
+        f.line_start = end;
+      }
       continue;
     }
     if (complete && f.partial.empty()) {
-      emit(f, piece, out);
+      emit(f, piece, end, out);
+      f.line_start = end;
       continue;
     }
     // Keep at most max+1 bytes: enough to know the line is too long.
     f.partial.append(piece.substr(0, max + 1 - f.partial.size()));
     if (complete) {
-      emit(f, f.partial, out);
+      emit(f, f.partial, end, out);
       f.partial.clear();
+      f.line_start = end;
     } else if (f.partial.size() > max) {
-      emit(f, f.partial, out);
+      emit(f, f.partial, end, out);
       f.partial.clear();
       f.discarding = true;
     }
   }
 }
 
-void FileTailer::emit(const File& f, std::string_view text, std::vector<TailEntry>& out) {
+void FileTailer::emit(const File& f, std::string_view text, std::uint64_t end,
+                      std::vector<TailEntry>& out) {
   TailEntry e;
   e.path = f.path;
   e.timestamp_ns = now_ns_;
+  e.device = f.device;
+  e.inode = f.inode;
+  e.offset = f.line_start;
+  e.end_offset = end;
   if (text.size() > options_.max_line_bytes) {
     e.line.assign(text.substr(0, utf8_cut(text, options_.max_line_bytes)));
     e.truncated = true;
@@ -250,8 +267,9 @@ void FileTailer::emit(const File& f, std::string_view text, std::vector<TailEntr
 
 void FileTailer::close_file(File& f, std::vector<TailEntry>& out) {
   // Nobody will complete this line any more: ship what there is.
-  if (!f.partial.empty() && !f.discarding) emit(f, f.partial, out);
+  if (!f.partial.empty() && !f.discarding) emit(f, f.partial, f.offset, out);
   f.partial.clear();
+  f.line_start = f.offset;
   remember(position_of(f));
   ::close(f.fd);
   f.fd = -1;
@@ -280,6 +298,9 @@ std::vector<FilePosition> FileTailer::positions() const {
   std::vector<FilePosition> out;
   for (const auto& [path, f] : files_) out.push_back(position_of(f));
   for (const auto& f : draining_) out.push_back(position_of(f));
+  // Closed files too: a rotated file that a glob still matches must resume
+  // where it was left after a restart, not be read again.
+  for (const auto& [id, k] : known_) out.push_back(k.position);
   return out;
 }
 

@@ -20,11 +20,12 @@
 //    closed files are remembered with their offset and a hash of their first
 //    bytes (guarding against inode reuse), and resumed where they were left.
 //
-// Checkpoint seam: positions() reports (path, identity, offset of the last
-// complete line, head hash) for every open file, and TailerOptions::resume
-// feeds such positions back in at construction; a persistent store only has
-// to save the former after its lines were shipped and pass them to the next
-// run. Until then a restart resumes at the end of every file.
+// Checkpoints: positions() reports (path, identity, offset of the last
+// complete line, head hash) for every open and every remembered closed file,
+// and TailerOptions::resume feeds such positions back in at construction.
+// Every TailEntry carries its identity and offsets, so the agent can hold a
+// file's checkpoint back to the first line not yet acknowledged
+// (agent/checkpoint_store.h persists it).
 //
 // Thread-safety: not thread-safe; one thread owns the tailer and calls start()
 // and poll(). open_files() alone may be read from any thread.
@@ -47,6 +48,13 @@ struct TailEntry {
   std::string line;               // without the '\n'; raw bytes, not yet UTF-8-checked
   std::int64_t timestamp_ns = 0;  // when it was read
   bool truncated = false;
+  // Where the entry is in its file, for checkpoints: the file's identity,
+  // the offset of its first byte and the offset just past it (past its
+  // '\n'). A restart that resumes at `offset` reads this entry again.
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t end_offset = 0;
 };
 
 // Where a file was left: what a checkpoint store persists.
@@ -67,8 +75,13 @@ struct TailerOptions {
   std::chrono::milliseconds rescan_interval{10'000};
   // Per file per poll: bounds memory when a large file appears, and keeps one
   // busy file from starving the others.
-  std::size_t max_read_bytes_per_poll = 4u << 20;
-  std::vector<FilePosition> resume;  // see "Checkpoint seam" above
+  std::size_t max_read_bytes_per_poll = 1u << 20;
+  std::vector<FilePosition> resume;  // see "Checkpoints" above
+  // Files present at start() that `resume` does not know: read from their
+  // end (first start: what is there was written long ago), or from their
+  // beginning (a restart with checkpoints: they appeared, or were rotated
+  // in, while the agent was down, so all their lines are new).
+  bool unknown_files_from_start = false;
   std::size_t remembered_files = 4096;
 };
 
@@ -86,6 +99,10 @@ class FileTailer {
   std::vector<TailEntry> poll();
 
   std::vector<FilePosition> positions() const;
+  // Whether the last poll() stopped at max_read_bytes_per_poll for some file:
+  // there is more to read now, so the caller should poll again at once
+  // rather than sleep (a file being written faster than one poll reads).
+  bool backlog() const { return backlog_; }
   std::size_t open_files() const { return open_count_.load(std::memory_order_relaxed); }
 
  private:
@@ -94,9 +111,10 @@ class FileTailer {
     int fd = -1;
     std::uint64_t device = 0;
     std::uint64_t inode = 0;
-    std::uint64_t offset = 0;  // next byte to read
-    std::string partial;       // bytes of the current line read so far
-    bool discarding = false;   // dropping the rest of an overlong line
+    std::uint64_t offset = 0;      // next byte to read
+    std::string partial;           // bytes of the current line read so far
+    std::uint64_t line_start = 0;  // offset of the current line's first byte
+    bool discarding = false;       // dropping the rest of an overlong line
   };
   struct Known {
     FilePosition position;
@@ -107,8 +125,8 @@ class FileTailer {
   void scan(bool initial, bool globs, std::vector<TailEntry>& out);
   void discover(const std::string& path, bool initial, std::vector<TailEntry>& out);
   std::size_t read_new(File& f, std::vector<TailEntry>& out);
-  void consume(File& f, std::string_view data, std::vector<TailEntry>& out);
-  void emit(const File& f, std::string_view text, std::vector<TailEntry>& out);
+  void consume(File& f, std::string_view data, std::uint64_t base, std::vector<TailEntry>& out);
+  void emit(const File& f, std::string_view text, std::uint64_t end, std::vector<TailEntry>& out);
   void close_file(File& f, std::vector<TailEntry>& out);
   bool is_open(Identity id) const;
   FilePosition position_of(const File& f) const;
@@ -126,6 +144,7 @@ class FileTailer {
   std::int64_t now_ns_ = 0;  // timestamp of the poll in progress
   std::vector<char> buf_;
   bool started_ = false;
+  bool backlog_ = false;
   std::atomic<std::size_t> open_count_{0};
 };
 

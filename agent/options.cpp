@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <set>
+
+#include <re2/re2.h>
 
 #include "common/service.h"
 #include "common/wire_format.h"
@@ -17,6 +20,12 @@ void add_options(config::Schema& s) {
   s.add("agent.collector_url", Type::kString, "http://127.0.0.1:8080",
         "Base URL of the collector; batches go to <url>/api/v1/push/metrics and "
         "<url>/api/v1/push/logs.");
+  s.add("agent.collector_urls", Type::kList, "",
+        "Several collectors (base URLs), tried in order: when one is unreachable or answers "
+        "429/5xx, a batch goes to the next at once. Replaces agent.collector_url when set.");
+  s.add("agent.compression", Type::kString, "zstd",
+        "Compression of the batches sent to the collector: zstd (Content-Encoding: zstd) or "
+        "none.");
   s.add("agent.interval", Type::kDuration, "15s", "How often host metrics are read and shipped.");
   s.add("agent.files", Type::kList, "",
         "Log files to tail: paths or glob patterns (re-expanded every agent.rescan_interval). "
@@ -40,6 +49,31 @@ void add_options(config::Schema& s) {
   s.add("agent.queue_max_bytes", Type::kInt, "67108864",
         "Encoded batches kept in memory per kind (metrics, logs) while the collector is "
         "unreachable; beyond this the oldest are dropped and counted.");
+  s.add("agent.scrape_configs", Type::kList, "",
+        "Prometheus endpoints to scrape, one entry per job: \"JOB URL [URL...] "
+        "[interval=DURATION] [timeout=DURATION]\", e.g. \"node http://127.0.0.1:9100/metrics "
+        "interval=30s\". Series get job=JOB and instance=<host:port of the URL>; up, "
+        "scrape_duration_seconds and scrape_samples_scraped are added, and staleness markers "
+        "written for series and targets that disappear.");
+  s.add("agent.scrape_interval", Type::kDuration, "15s",
+        "Scrape interval of agent.scrape_configs entries that set none.");
+  s.add("agent.scrape_timeout", Type::kDuration, "10s",
+        "Scrape timeout of agent.scrape_configs entries that set none (at most their interval).");
+  s.add("agent.data_dir", Type::kString, "",
+        "Directory of the tail checkpoints (checkpoints.json) and the on-disk buffer "
+        "(buffer/); one agent per directory. Empty: neither -- a restart tails files from "
+        "their end and batches wait in memory only. Set it in production "
+        "(e.g. /var/lib/strata-agent).");
+  s.add("agent.buffer_max_bytes", Type::kInt, "1073741824",
+        "With agent.data_dir: disk per kind (metrics, logs) for batches waiting while the "
+        "collector is unreachable (replaces agent.queue_max_bytes); beyond this the oldest are "
+        "dropped and counted.");
+  s.add("agent.multiline_start", Type::kString, "",
+        "RE2 pattern of the first line of a multi-line record (e.g. ^\\d{4}-\\d{2}-\\d{2} or "
+        "^[^\\s]); other lines are joined to the record before them with a newline. Empty: every "
+        "line is a record.");
+  s.add("agent.multiline_timeout", Type::kDuration, "1s",
+        "A multi-line record is shipped once no continuation line came for this long.");
 }
 
 bool is_reserved_label(const std::string& name) {
@@ -61,12 +95,23 @@ AgentOptions AgentOptions::from_config(const config::Config& cfg) {
   AgentOptions o;
   o.http = http_options(cfg, "agent");
 
-  o.collector_url = cfg.str("agent.collector_url");
-  while (!o.collector_url.empty() && o.collector_url.back() == '/') o.collector_url.pop_back();
-  if (o.collector_url.rfind("http://", 0) != 0 && o.collector_url.rfind("https://", 0) != 0)
-    throw ConfigError(
-        "config key 'agent.collector_url': expected an http:// or https:// URL, got '" +
-        cfg.str("agent.collector_url") + "'");
+  auto base_url = [](std::string url, const char* key) {
+    const std::string given = url;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+      throw ConfigError(std::string("config key '") + key +
+                        "': expected an http:// or https:// URL, got '" + given + "'");
+    return url;
+  };
+  o.collector_url = base_url(cfg.str("agent.collector_url"), "agent.collector_url");
+  for (const auto& u : cfg.list("agent.collector_urls"))
+    if (!u.empty()) o.collector_urls.push_back(base_url(u, "agent.collector_urls"));
+  if (o.collector_urls.empty()) o.collector_urls.push_back(o.collector_url);
+  const std::string compression = cfg.str("agent.compression");
+  if (compression != "zstd" && compression != "none")
+    throw ConfigError("config key 'agent.compression': expected zstd or none, got '" + compression +
+                      "'");
+  o.zstd = compression == "zstd";
 
   o.interval = cfg.positive_duration("agent.interval");
   o.flush_interval = cfg.positive_duration("agent.flush_interval");
@@ -88,6 +133,32 @@ AgentOptions AgentOptions::from_config(const config::Config& cfg) {
     if (!wire::valid_utf8(value))
       throw ConfigError("config key 'agent.labels': value of '" + name + "' is not valid UTF-8");
   }
+
+  const auto scrape_interval = cfg.positive_duration("agent.scrape_interval");
+  const auto scrape_timeout = cfg.positive_duration("agent.scrape_timeout");
+  std::set<std::string> jobs;
+  for (const auto& spec : cfg.list("agent.scrape_configs")) {
+    if (spec.empty()) continue;
+    try {
+      o.scrape_configs.push_back(parse_scrape_config(spec, scrape_interval, scrape_timeout));
+    } catch (const std::exception& e) {
+      throw ConfigError("config key 'agent.scrape_configs': entry \"" + spec + "\": " + e.what());
+    }
+    if (!jobs.insert(o.scrape_configs.back().job).second)
+      throw ConfigError("config key 'agent.scrape_configs': job \"" + o.scrape_configs.back().job +
+                        "\" appears twice; list all its targets in one entry");
+  }
+
+  o.data_dir = cfg.str("agent.data_dir");
+  o.buffer_max_bytes = static_cast<std::size_t>(cfg.positive_integer("agent.buffer_max_bytes"));
+  o.multiline_start = cfg.str("agent.multiline_start");
+  if (!o.multiline_start.empty()) {
+    RE2 re(o.multiline_start, RE2::Quiet);
+    if (!re.ok())
+      throw ConfigError("config key 'agent.multiline_start': invalid RE2 pattern '" +
+                        o.multiline_start + "': " + re.error());
+  }
+  o.multiline_timeout = cfg.positive_duration("agent.multiline_timeout");
 
   o.instance = cfg.str("agent.instance");
   if (o.instance.empty()) o.instance = local_hostname();

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/file_tailer.h"
+#include "agent/scraper.h"
 #include "common/config.h"
 #include "common/http_server.h"
 
@@ -21,15 +23,27 @@ namespace strata::agent {
 struct AgentOptions {
   http::ServerOptions http;  // the agent's own /metrics, /healthz, /readyz
   std::string collector_url = "http://127.0.0.1:8080";  // no trailing '/'
-  std::chrono::milliseconds interval{15'000};           // host metrics period
-  std::chrono::milliseconds flush_interval{1'000};      // log batches
-  std::chrono::milliseconds rescan_interval{10'000};    // glob re-expansion
-  std::vector<std::string> files;                       // paths or glob patterns
-  std::map<std::string, std::string> labels;            // added to every series/stream
-  std::string instance;                                 // never empty after from_config
+  // What the shippers use: agent.collector_urls, or {collector_url}.
+  std::vector<std::string> collector_urls;
+  bool zstd = true;                                   // agent.compression
+  std::chrono::milliseconds interval{15'000};         // host metrics period
+  std::chrono::milliseconds flush_interval{1'000};    // log batches
+  std::chrono::milliseconds rescan_interval{10'000};  // glob re-expansion
+  std::vector<std::string> files;                     // paths or glob patterns
+  std::map<std::string, std::string> labels;          // added to every series/stream
+  std::string instance;                               // never empty after from_config
   std::string proc_path = "/proc";
   std::size_t max_line_bytes = 262'144;
-  std::size_t queue_max_bytes = 64u << 20;  // per kind (metrics, logs)
+  std::size_t queue_max_bytes = 64u << 20;   // per kind (metrics, logs), in memory
+  std::size_t buffer_max_bytes = 1u << 30;   // per kind, on disk (with data_dir)
+  std::vector<ScrapeConfig> scrape_configs;  // Prometheus endpoints to scrape
+  // Checkpoints and the on-disk buffer live here; empty: neither (memory only).
+  std::string data_dir;
+  std::string multiline_start;  // RE2; empty: every line is a record
+  std::chrono::milliseconds multiline_timeout{1'000};
+  // Not a key: where a reload (SIGHUP) hands the previous agent's tail
+  // positions to the next one when there is no agent.data_dir.
+  std::vector<FilePosition> resume;
 
   static AgentOptions from_config(const config::Config& cfg);
 };

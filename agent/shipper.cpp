@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
+#include <zstd.h>
 
 #include "agent/utf8.h"
 
@@ -32,6 +33,31 @@ std::string describe(const http::ClientResponse& r) {
   return "HTTP " + std::to_string(r.status) + (body.empty() ? "" : ": " + body);
 }
 
+EncodedBatch encode_body(std::string json, std::size_t items, bool zstd);
+
+std::vector<std::string> endpoints_of(const std::vector<std::string>& bases, Kind kind) {
+  if (bases.empty()) throw std::invalid_argument("Shipper: no collector URL");
+  std::vector<std::string> out;
+  for (const auto& b : bases)
+    out.push_back(b + (kind == Kind::kMetrics ? "/api/v1/push/metrics" : "/api/v1/push/logs"));
+  return out;
+}
+
+// Level 1: the agent must stay cheap; JSON still shrinks 5-10x.
+std::string zstd_compress(const std::string& in) {
+  std::string out(ZSTD_compressBound(in.size()), '\0');
+  const std::size_t n = ZSTD_compress(out.data(), out.size(), in.data(), in.size(), 1);
+  if (ZSTD_isError(n)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(n));
+  out.resize(n);
+  out.shrink_to_fit();
+  return out;
+}
+
+EncodedBatch encode_body(std::string json, std::size_t items, bool zstd) {
+  if (!zstd) return {std::move(json), items, false};
+  return {zstd_compress(json), items, true};
+}
+
 }  // namespace
 
 Shipper::Shipper(Kind kind, ShipperOptions options, metrics::Registry& registry,
@@ -39,8 +65,7 @@ Shipper::Shipper(Kind kind, ShipperOptions options, metrics::Registry& registry,
     : kind_(kind),
       kind_name_(kind == Kind::kMetrics ? "metrics" : "logs"),
       options_(std::move(options)),
-      endpoint_(options_.collector_url +
-                (kind == Kind::kMetrics ? "/api/v1/push/metrics" : "/api/v1/push/logs")),
+      endpoints_(endpoints_of(options_.collector_urls, kind)),
       queue_(queue ? std::move(queue)
                    : std::make_unique<MemoryBatchQueue>(options_.queue_max_bytes)),
       client_(std::make_unique<http::HttpClient>(options_.client)),
@@ -58,6 +83,7 @@ Shipper::Shipper(Kind kind, ShipperOptions options, metrics::Registry& registry,
                                          dropped_labels(kind_name_, "rejected"))),
       dropped_invalid_(registry.counter("strata_agent_items_dropped_total", kDroppedHelp,
                                         dropped_labels(kind_name_, "invalid"))) {
+  inherited_ = queue_->size();
   BatchQueue* q = queue_.get();
   registry.gauge_callback(
       "strata_agent_queue_batches", "Batches waiting for delivery to the collector.",
@@ -75,7 +101,7 @@ void Shipper::enqueue(const wire::MetricsBatch& batch) {
   for (const auto& s : batch.series) items += s.samples.size();
   if (items == 0) return;
   try {
-    push({wire::encode(batch), items});
+    push(encode_body(wire::encode(batch), items, options_.zstd));
   } catch (const std::exception& e) {
     spdlog::error("ship metrics: cannot encode a batch of {} samples, dropping it: {}", items,
                   e.what());
@@ -83,21 +109,32 @@ void Shipper::enqueue(const wire::MetricsBatch& batch) {
   }
 }
 
-void Shipper::enqueue(const wire::LogsBatch& batch) {
+void Shipper::enqueue(const wire::LogsBatch& batch, std::string meta) {
   if (kind_ != Kind::kLogs) throw std::logic_error("logs batch given to the metrics shipper");
   std::size_t items = 0;
   for (const auto& s : batch.streams) items += s.entries.size();
   if (items == 0) return;
   try {
-    push({wire::encode(batch), items});
+    EncodedBatch b = encode_body(wire::encode(batch), items, options_.zstd);
+    b.meta = std::move(meta);
+    push(std::move(b));
   } catch (const std::exception& e) {
     spdlog::error("ship logs: cannot encode a batch of {} lines, dropping it: {}", items, e.what());
     dropped_invalid_.inc(static_cast<double>(items));
   }
 }
 
+std::uint64_t Shipper::settled() const {
+  if (queue_->durable()) return pushed_;
+  // Evictions and pops take the oldest first: batches of an earlier run (an
+  // on-disk queue) go before this run's.
+  return removed_ > inherited_ ? removed_ - inherited_ : 0;
+}
+
 void Shipper::push(EncodedBatch batch) {
   Evicted ev = queue_->push(std::move(batch));
+  ++pushed_;
+  removed_ += ev.batches;
   if (ev.batches > 0) {
     // Once per outage: during a long one every new batch evicts an old one.
     if (!warned_queue_full_)
@@ -127,21 +164,36 @@ bool Shipper::flush_final() {
 }
 
 bool Shipper::deliver(http::HttpClient& client) {
-  static const std::vector<std::pair<std::string, std::string>> kHeaders = {
+  static const std::vector<std::pair<std::string, std::string>> kPlain = {
       {"Content-Type", "application/json"}};
+  static const std::vector<std::pair<std::string, std::string>> kZstd = {
+      {"Content-Type", "application/json"}, {"Content-Encoding", "zstd"}};
   while (!queue_->empty()) {
     const EncodedBatch& b = queue_->front();
-    http::ClientResponse r = client.post(endpoint_, b.body, kHeaders);
+    http::ClientResponse r;
+    // Failover: each collector once per batch, starting with the one in use.
+    for (std::size_t tried = 0; tried < endpoints_.size(); ++tried) {
+      r = client.post(endpoints_[current_], b.body, b.zstd ? kZstd : kPlain);
+      if (r.ok() || !retryable(r.status)) break;
+      if (endpoints_.size() > 1) {
+        spdlog::warn("ship {}: {} failed ({}); failing over to {}", kind_name_,
+                     endpoints_[current_], describe(r),
+                     endpoints_[(current_ + 1) % endpoints_.size()]);
+        current_ = (current_ + 1) % endpoints_.size();
+      }
+    }
     if (r.ok()) {
       shipped_.inc(static_cast<double>(b.items));
       queue_->pop();
+      ++removed_;
       warned_queue_full_ = false;
       if (failing_) {
         spdlog::info("ship {}: collector at {} reachable again after {} failed rounds", kind_name_,
-                     endpoint_, failed_rounds_);
+                     endpoint(), failed_rounds_);
         failing_ = false;
         failed_rounds_ = 0;
       }
+      if (on_settled_) on_settled_();
       continue;
     }
     failures_.inc();
@@ -150,6 +202,8 @@ bool Shipper::deliver(http::HttpClient& client) {
                     b.items, describe(r));
       dropped_rejected_.inc(static_cast<double>(b.items));
       queue_->pop();
+      ++removed_;
+      if (on_settled_) on_settled_();
       continue;
     }
     ++failed_rounds_;
@@ -157,7 +211,7 @@ bool Shipper::deliver(http::HttpClient& client) {
       spdlog::warn(
           "ship {}: cannot deliver to {} after {} attempts ({}); keeping {} batches "
           "queued and retrying",
-          kind_name_, endpoint_, r.attempts, describe(r), queue_->size());
+          kind_name_, endpoint(), r.attempts, describe(r), queue_->size());
     else
       spdlog::debug("ship {}: still failing ({}); {} batches queued", kind_name_, describe(r),
                     queue_->size());

@@ -1,5 +1,8 @@
 // Shipper: delivers batches of one kind (metrics or logs) to the collector's
-// push API -- POST <collector>/api/v1/push/{metrics,logs}, wire-format JSON.
+// push API -- POST <collector>/api/v1/push/{metrics,logs}, wire-format JSON,
+// zstd-compressed (Content-Encoding: zstd) unless configured off. With several
+// collector URLs, a batch that fails on one (after the client's retries) is
+// tried on the next at once, and the one that worked stays in use.
 //
 // Delivery is at-least-once and in order: a batch is encoded once, queued,
 // and removed from the queue only when the collector answers 2xx (204). A
@@ -20,6 +23,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,7 +41,10 @@ namespace strata::agent {
 enum class Kind { kMetrics, kLogs };
 
 struct ShipperOptions {
-  std::string collector_url;  // base URL, no trailing '/'
+  // Base URLs, no trailing '/'. The first that answers is used until it
+  // fails; then the next one is tried in the same round (failover).
+  std::vector<std::string> collector_urls;
+  bool zstd = true;  // compress bodies (Content-Encoding: zstd)
   http::ClientOptions client{std::chrono::milliseconds(2'000), std::chrono::milliseconds(10'000), 3,
                              std::chrono::milliseconds(200), std::chrono::milliseconds(5'000)};
   std::size_t queue_max_bytes = 64u << 20;
@@ -54,7 +62,8 @@ class Shipper {
   // Encode and queue a batch (empty batches are ignored). Throws
   // std::logic_error if the batch is not of this shipper's kind.
   void enqueue(const wire::MetricsBatch& batch);
-  void enqueue(const wire::LogsBatch& batch);
+  // `meta` travels with the batch in a durable queue (BatchQueue::newest_meta).
+  void enqueue(const wire::LogsBatch& batch, std::string meta = {});
 
   // One delivery round with full retries. True when the queue is empty after.
   bool flush();
@@ -63,7 +72,21 @@ class Shipper {
   bool flush_final();
 
   const BatchQueue& queue() const { return *queue_; }
-  const std::string& endpoint() const { return endpoint_; }
+  // Whether the last delivery round ended with a batch not delivered.
+  bool failing() const { return failing_; }
+
+  // For checkpoints: batches pushed by this process so far, and how many of
+  // them are settled -- durable in an on-disk queue, or (memory queue) gone
+  // from it: acknowledged, rejected or evicted. Batches are settled in push
+  // order. `on_settled` runs on this shipper's thread after each batch a
+  // delivery round removes from the queue, so checkpoints can follow acks
+  // closely (a crash between the ack and the next checkpoint write means
+  // those lines are sent again: at-least-once).
+  std::uint64_t pushed() const { return pushed_; }
+  std::uint64_t settled() const;
+  void on_settled(std::function<void()> callback) { on_settled_ = std::move(callback); }
+  // The push URL in use now.
+  const std::string& endpoint() const { return endpoints_[current_]; }
 
  private:
   void push(EncodedBatch batch);
@@ -72,12 +95,17 @@ class Shipper {
   Kind kind_;
   const char* kind_name_;
   ShipperOptions options_;
-  std::string endpoint_;
+  std::vector<std::string> endpoints_;
+  std::size_t current_ = 0;
   std::unique_ptr<BatchQueue> queue_;
   std::unique_ptr<http::HttpClient> client_;
   bool failing_ = false;  // log the first failure and the recovery, not every retry
   std::size_t failed_rounds_ = 0;
   bool warned_queue_full_ = false;
+  std::uint64_t pushed_ = 0;
+  std::uint64_t removed_ = 0;    // batches popped or evicted, this run
+  std::uint64_t inherited_ = 0;  // batches the queue held at construction
+  std::function<void()> on_settled_;
 
   metrics::Counter& shipped_;
   metrics::Counter& failures_;

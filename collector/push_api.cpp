@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
-#include "collector/exposition_parser.h"
 #include "collector/loki_push.h"
 #include "collector/remote_write.h"
+#include "common/exposition_parser.h"
 #include "common/wire_format.h"
 
 namespace strata::collector {
@@ -238,8 +238,8 @@ http::Response PushApi::import_prometheus(const http::Request& req) {
   ParsedExposition parsed;
   try {
     parsed = parse_exposition(req.body, now_ms());
-  } catch (const DecodeError& e) {
-    return reject(kProto, e.status(), std::string("invalid Prometheus text format: ") + e.what());
+  } catch (const ExpositionError& e) {  // common/'s parser: a 400 like any DecodeError
+    return reject(kProto, 400, std::string("invalid Prometheus text format: ") + e.what());
   }
   for (auto& s : parsed.batch.series)
     for (const auto& [n, v] : extra) s.labels.set(n, v);

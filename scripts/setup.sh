@@ -16,6 +16,8 @@ PACKAGES=(
   curl wrk procps openssl ripgrep sqlite3 libsqlite3-dev
   # peers the tests and benchmarks run side by side, and the libFuzzer runtime
   prometheus victoria-metrics prometheus-node-exporter prometheus-alertmanager clang libclang-rt-14-dev
+  # Prometheus's Python client: a real OpenMetrics exposition for the scrape tests
+  python3-prometheus-client
 )
 
 missing=()

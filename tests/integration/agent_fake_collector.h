@@ -5,6 +5,7 @@
 #pragma once
 
 #include <deque>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -16,7 +17,10 @@ namespace strata::agent::testing {
 
 class FakeCollector {
  public:
-  FakeCollector() : server_(http::ServerOptions{}) {
+  // `listen`: host:port, so a test can stop a collector and bring another
+  // up at the same address (an outage).
+  explicit FakeCollector(const std::string& listen = "127.0.0.1:0")
+      : server_(server_options(listen)) {
     auto handle = [this](bool metrics, const http::Request& req) {
       std::lock_guard lock(mu_);
       ++requests_;
@@ -53,6 +57,25 @@ class FakeCollector {
   ~FakeCollector() { server_.stop(); }
 
   std::string url() const { return "http://" + server_.address(); }
+  std::string address() const { return server_.address(); }
+
+  // Every accepted log line per filename label, in arrival order.
+  std::map<std::string, std::vector<std::string>> lines_by_file() const {
+    std::lock_guard lock(mu_);
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& b : logs_)
+      for (const auto& s : b.streams)
+        for (const auto& e : s.entries)
+          out[std::string(s.labels.get("filename"))].push_back(e.line);
+    return out;
+  }
+  std::size_t line_count() const {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const auto& b : logs_)
+      for (const auto& s : b.streams) n += s.entries.size();
+    return n;
+  }
 
   // Statuses for the next requests, in order; 204 once exhausted.
   void script(std::vector<int> statuses, int retry_after_seconds = 0) {
@@ -92,6 +115,13 @@ class FakeCollector {
   }
 
  private:
+  static http::ServerOptions server_options(const std::string& listen) {
+    http::ServerOptions o;
+    o.listen = listen;
+    o.shutdown_grace = std::chrono::milliseconds(500);
+    return o;
+  }
+
   mutable std::mutex mu_;
   std::deque<int> script_;
   int retry_after_ = 0;

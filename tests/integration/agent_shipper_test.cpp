@@ -12,7 +12,7 @@ namespace {
 
 ShipperOptions options_for(const std::string& url, int attempts = 3) {
   ShipperOptions o;
-  o.collector_url = url;
+  o.collector_urls = {url};
   o.client.max_attempts = attempts;
   o.client.backoff_initial = std::chrono::milliseconds(10);
   o.client.backoff_max = std::chrono::milliseconds(200);
@@ -44,7 +44,8 @@ double counter(metrics::Registry& r, const std::string& name, const Labels& labe
 
 }  // namespace
 
-TEST_CASE("shipper: batches arrive decoded, exactly once, in order", "[agent][shipper]") {
+TEST_CASE("shipper: batches arrive decoded, exactly once, in order",
+          "[integration][agent][shipper]") {
   FakeCollector collector;
   metrics::Registry reg;
   Shipper logs(Kind::kLogs, options_for(collector.url()), reg);
@@ -80,7 +81,8 @@ TEST_CASE("shipper: batches arrive decoded, exactly once, in order", "[agent][sh
   CHECK(collector.requests() == 3);
 }
 
-TEST_CASE("shipper: 503 then 204 -- delivered after the client's retry, once", "[agent][shipper]") {
+TEST_CASE("shipper: 503 then 204 -- delivered after the client's retry, once",
+          "[integration][agent][shipper]") {
   FakeCollector collector;
   collector.script({503, 503}, /*retry_after_seconds=*/0);
   metrics::Registry reg;
@@ -94,7 +96,7 @@ TEST_CASE("shipper: 503 then 204 -- delivered after the client's retry, once", "
 }
 
 TEST_CASE("shipper: collector down for a whole round -- kept queued, sent next round",
-          "[agent][shipper]") {
+          "[integration][agent][shipper]") {
   FakeCollector collector;
   collector.script({503, 503, 429}, 0);
   metrics::Registry reg;
@@ -114,7 +116,7 @@ TEST_CASE("shipper: collector down for a whole round -- kept queued, sent next r
   CHECK(counter(reg, "strata_agent_log_lines_shipped_total") == 2);
 }
 
-TEST_CASE("shipper: collector unreachable, then up", "[agent][shipper]") {
+TEST_CASE("shipper: collector unreachable, then up", "[integration][agent][shipper]") {
   metrics::Registry reg;
   std::string url;
   {
@@ -129,7 +131,8 @@ TEST_CASE("shipper: collector unreachable, then up", "[agent][shipper]") {
   CHECK(counter(reg, "strata_agent_ship_failures_total", Labels({{"kind", "logs"}})) == 2);
 }
 
-TEST_CASE("shipper: 400 -- batch dropped and counted, later batches still go", "[agent][shipper]") {
+TEST_CASE("shipper: 400 -- batch dropped and counted, later batches still go",
+          "[integration][agent][shipper]") {
   FakeCollector collector;
   collector.script({400});
   metrics::Registry reg;
@@ -144,7 +147,8 @@ TEST_CASE("shipper: 400 -- batch dropped and counted, later batches still go", "
   CHECK(counter(reg, "strata_agent_ship_failures_total", Labels({{"kind", "logs"}})) == 1);
 }
 
-TEST_CASE("shipper: bounded queue drops the oldest and counts them", "[agent][shipper]") {
+TEST_CASE("shipper: bounded queue drops the oldest and counts them",
+          "[integration][agent][shipper]") {
   FakeCollector collector;
   metrics::Registry reg;
   ShipperOptions o = options_for(collector.url(), 1);
@@ -167,7 +171,7 @@ TEST_CASE("shipper: bounded queue drops the oldest and counts them", "[agent][sh
   CHECK(lines.back() == "line 9");  // the newest survive
 }
 
-TEST_CASE("shipper: final flush makes one attempt", "[agent][shipper]") {
+TEST_CASE("shipper: final flush makes one attempt", "[integration][agent][shipper]") {
   FakeCollector collector;
   collector.script({503, 204}, 0);
   metrics::Registry reg;
@@ -177,4 +181,61 @@ TEST_CASE("shipper: final flush makes one attempt", "[agent][shipper]") {
   CHECK(collector.requests() == 1);
   CHECK(logs.flush_final());
   CHECK(collector.lines() == std::vector<std::string>{"late"});
+}
+
+TEST_CASE("shipper: bodies are zstd-compressed unless configured off",
+          "[integration][agent][shipper]") {
+  // The collector's HTTP server decodes Content-Encoding: zstd before the
+  // handler (the fake collector) sees the body, so arriving intact is the
+  // proof that the encoding was declared and correct.
+  FakeCollector collector;
+  metrics::Registry reg;
+  Shipper zstd(Kind::kLogs, options_for(collector.url()), reg);
+  zstd.enqueue(logs_batch({std::string(10'000, 'z')}));
+  // Compressed before it is queued: 10 kB of one letter is a few bytes.
+  CHECK(zstd.queue().bytes() < 500);
+  CHECK(zstd.queue().front().zstd);
+  CHECK(zstd.flush());
+  ShipperOptions plain_options = options_for(collector.url());
+  plain_options.zstd = false;
+  metrics::Registry reg2;
+  Shipper plain(Kind::kLogs, plain_options, reg2);
+  plain.enqueue(logs_batch({std::string(10'000, 'p')}));
+  CHECK(plain.queue().bytes() > 10'000);
+  CHECK_FALSE(plain.queue().front().zstd);
+  CHECK(plain.flush());
+  CHECK(collector.requests() == 2);
+  CHECK(collector.lines() ==
+        std::vector<std::string>{std::string(10'000, 'z'), std::string(10'000, 'p')});
+}
+
+TEST_CASE("shipper: fails over to the next collector and stays there",
+          "[integration][agent][shipper]") {
+  std::string dead;
+  {
+    FakeCollector gone;
+    dead = gone.url();
+  }
+  FakeCollector second;
+  metrics::Registry reg;
+  ShipperOptions o = options_for(dead, 1);
+  o.collector_urls.push_back(second.url());
+  Shipper logs(Kind::kLogs, o, reg);
+  CHECK(logs.endpoint() == dead + "/api/v1/push/logs");
+  logs.enqueue(logs_batch({"a"}));
+  CHECK(logs.flush());
+  CHECK(logs.endpoint() == second.url() + "/api/v1/push/logs");
+  logs.enqueue(logs_batch({"b"}));
+  CHECK(logs.flush());
+  CHECK(second.lines() == std::vector<std::string>{"a", "b"});
+  CHECK(second.requests() == 2);  // the second batch went straight there
+  // 503 from the one in use: over to the next (the dead one); each is tried
+  // once per batch and round, so the round fails, and the next round starts
+  // with the one after the dead one again.
+  second.script({503});
+  logs.enqueue(logs_batch({"c"}));
+  CHECK_FALSE(logs.flush());
+  CHECK(logs.endpoint() == second.url() + "/api/v1/push/logs");
+  CHECK(logs.flush());
+  CHECK(second.lines() == std::vector<std::string>{"a", "b", "c"});
 }

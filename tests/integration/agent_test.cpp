@@ -64,7 +64,8 @@ void append_lines(const std::string& path, const std::vector<std::string>& lines
 
 }  // namespace
 
-TEST_CASE("agent: lines and host metrics reach the collector, each line once", "[agent]") {
+TEST_CASE("agent: lines and host metrics reach the collector, each line once",
+          "[integration][agent]") {
   Setup s;
   Agent agent(s.config());
   agent.start();
@@ -125,7 +126,7 @@ TEST_CASE("agent: lines and host metrics reach the collector, each line once", "
   agent.stop();  // idempotent
 }
 
-TEST_CASE("agent: collector answering 503 then 204 -- lines arrive once", "[agent]") {
+TEST_CASE("agent: collector answering 503 then 204 -- lines arrive once", "[integration][agent]") {
   Setup s;
   // Logs only: keep the metrics thread from consuming the scripted answers.
   Agent agent(s.config({{"agent.interval", "1h"}}));
@@ -141,7 +142,7 @@ TEST_CASE("agent: collector answering 503 then 204 -- lines arrive once", "[agen
   agent.stop();
 }
 
-TEST_CASE("agent: stop() flushes what was read last", "[agent]") {
+TEST_CASE("agent: stop() flushes what was read last", "[integration][agent]") {
   Setup s;
   Agent agent(s.config({{"agent.flush_interval", "1h"}, {"agent.interval", "1h"}}));
   agent.start();
@@ -151,7 +152,7 @@ TEST_CASE("agent: stop() flushes what was read last", "[agent]") {
   CHECK(s.collector.lines() == lines);
 }
 
-TEST_CASE("agent: long lines are truncated and counted", "[agent]") {
+TEST_CASE("agent: long lines are truncated and counted", "[integration][agent]") {
   Setup s;
   Agent agent(s.config({{"agent.max_line_bytes", "16"}, {"agent.interval", "1h"}}));
   agent.start();
@@ -163,7 +164,8 @@ TEST_CASE("agent: long lines are truncated and counted", "[agent]") {
         std::string::npos);
 }
 
-TEST_CASE("agent: a file appearing later via a glob is shipped from its start", "[agent]") {
+TEST_CASE("agent: a file appearing later via a glob is shipped from its start",
+          "[integration][agent]") {
   Setup s;
   Agent agent(s.config({{"agent.files", s.dir / "*.log"},
                         {"agent.rescan_interval", "100ms"},
@@ -176,8 +178,30 @@ TEST_CASE("agent: a file appearing later via a glob is shipped from its start", 
   CHECK(logs[0].streams[0].labels.get("filename") == s.dir / "new.log");
 }
 
-TEST_CASE("agent: invalid configuration fails before starting", "[agent]") {
+TEST_CASE("agent: invalid configuration fails before starting", "[integration][agent]") {
   Setup s;
   CHECK_THROWS_AS(Agent(s.config({{"agent.labels", "job=x"}})), config::ConfigError);
   CHECK_THROWS_AS(Agent(s.config({{"agent.collector_url", "ftp://x"}})), config::ConfigError);
+}
+
+TEST_CASE("agent: multi-line records are joined by the start pattern", "[integration][agent]") {
+  Setup s;
+  Agent agent(s.config({{"agent.multiline_start", R"(^\d{4}-\d\d-\d\d )"},
+                        {"agent.multiline_timeout", "300ms"},
+                        {"agent.interval", "1h"}}));
+  agent.start();
+  append_lines(s.log, {"2024-05-01 ERROR boom", "java.lang.IllegalStateException: x",
+                       "\tat a.B.c(B.java:10)", "2024-05-01 INFO next"});
+  // The last record has no successor: it goes out after the timeout.
+  REQUIRE(eventually([&] { return s.collector.lines().size() >= 2; }));
+  CHECK(s.collector.lines() ==
+        std::vector<std::string>{
+            "2024-05-01 ERROR boom\njava.lang.IllegalStateException: x\n\tat a.B.c(B.java:10)",
+            "2024-05-01 INFO next"});
+}
+
+TEST_CASE("agent: an invalid multiline pattern is a configuration error", "[integration][agent]") {
+  Setup s;
+  CHECK_THROWS_WITH(Agent(s.config({{"agent.multiline_start", "(unclosed"}})),
+                    Catch::Contains("agent.multiline_start") && Catch::Contains("(unclosed"));
 }

@@ -37,6 +37,11 @@ ChildProcess::ChildProcess(std::string name, std::string binary, std::vector<std
     int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
+    // Nothing else of the test process may leak into the child: an inherited
+    // listening socket (Asio does not open them close-on-exec) would keep a
+    // test server's port bound -- and accepting into the void -- after the
+    // test closed its own copy, e.g. when it stops a fake collector.
+    close_range(3, ~0U, 0);
     // Unblock the signals the test runner may have blocked, so SIGTERM reaches
     // the child's own handling.
     sigset_t set;

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -31,7 +34,8 @@ using V = std::vector<std::string>;
 
 }  // namespace
 
-TEST_CASE("tailer: existing file is read from its end, appends line by line", "[agent][tail]") {
+TEST_CASE("tailer: existing file is read from its end, appends line by line",
+          "[unit][agent][tail]") {
   TempDir dir;
   std::string log = dir / "app.log";
   write_file(log, "old 1\nold 2\n");
@@ -53,7 +57,7 @@ TEST_CASE("tailer: existing file is read from its end, appends line by line", "[
   CHECK(lines(t.poll()) == V{"", "after empty"});
 }
 
-TEST_CASE("tailer: a partial line waits for its newline", "[agent][tail]") {
+TEST_CASE("tailer: a partial line waits for its newline", "[unit][agent][tail]") {
   TempDir dir;
   std::string log = dir / "app.log";
   write_file(log, "");
@@ -78,7 +82,7 @@ TEST_CASE("tailer: a partial line waits for its newline", "[agent][tail]") {
   CHECK(pos[0].head_length == pos[0].offset);
 }
 
-TEST_CASE("tailer: a file created after start is read from the beginning", "[agent][tail]") {
+TEST_CASE("tailer: a file created after start is read from the beginning", "[unit][agent][tail]") {
   TempDir dir;
   std::string log = dir / "later.log";
   FileTailer t(opts({log}));
@@ -90,7 +94,7 @@ TEST_CASE("tailer: a file created after start is read from the beginning", "[age
   CHECK(t.open_files() == 1);
 }
 
-TEST_CASE("tailer: rotation by rename and re-create", "[agent][tail]") {
+TEST_CASE("tailer: rotation by rename and re-create", "[unit][agent][tail]") {
   TempDir dir;
   std::string log = dir / "app.log";
   write_file(log, "before start\n");
@@ -117,7 +121,8 @@ TEST_CASE("tailer: rotation by rename and re-create", "[agent][tail]") {
   CHECK(lines(t.poll()) == V{"b3"});
 }
 
-TEST_CASE("tailer: rotated file still matched by the glob is not read twice", "[agent][tail]") {
+TEST_CASE("tailer: rotated file still matched by the glob is not read twice",
+          "[unit][agent][tail]") {
   TempDir dir;
   std::string log = dir / "app.log";
   write_file(log, "");
@@ -137,7 +142,7 @@ TEST_CASE("tailer: rotated file still matched by the glob is not read twice", "[
   CHECK(t.open_files() == 2);
 }
 
-TEST_CASE("tailer: deleted file, then re-created", "[agent][tail]") {
+TEST_CASE("tailer: deleted file, then re-created", "[unit][agent][tail]") {
   TempDir dir;
   std::string log = dir / "app.log";
   write_file(log, "");
@@ -152,7 +157,7 @@ TEST_CASE("tailer: deleted file, then re-created", "[agent][tail]") {
   CHECK(lines(t.poll()) == V{"two"});
 }
 
-TEST_CASE("tailer: truncation in place restarts at 0", "[agent][tail]") {
+TEST_CASE("tailer: truncation in place restarts at 0", "[unit][agent][tail]") {
   TempDir dir;
   std::string log = dir / "app.log";
   write_file(log, "");
@@ -168,7 +173,7 @@ TEST_CASE("tailer: truncation in place restarts at 0", "[agent][tail]") {
   CHECK(lines(t.poll()) == V{"more"});
 }
 
-TEST_CASE("tailer: long lines are truncated, the rest discarded", "[agent][tail]") {
+TEST_CASE("tailer: long lines are truncated, the rest discarded", "[unit][agent][tail]") {
   TempDir dir;
   std::string log = dir / "app.log";
   write_file(log, "");
@@ -210,7 +215,7 @@ TEST_CASE("tailer: long lines are truncated, the rest discarded", "[agent][tail]
   }
 }
 
-TEST_CASE("tailer: glob patterns pick up new files from the beginning", "[agent][tail]") {
+TEST_CASE("tailer: glob patterns pick up new files from the beginning", "[unit][agent][tail]") {
   TempDir dir;
   write_file(dir / "a.log", "a-old\n");
   write_file(dir / "notes.txt", "ignored\n");
@@ -233,7 +238,7 @@ TEST_CASE("tailer: glob patterns pick up new files from the beginning", "[agent]
   CHECK(t.open_files() == 2);
 }
 
-TEST_CASE("tailer: large backlog is read in bounded slices", "[agent][tail]") {
+TEST_CASE("tailer: large backlog is read in bounded slices", "[unit][agent][tail]") {
   TempDir dir;
   std::string log = dir / "big.log";
   TailerOptions o = opts({log});
@@ -255,7 +260,7 @@ TEST_CASE("tailer: large backlog is read in bounded slices", "[agent][tail]") {
   CHECK(all[499] == "line 499");
 }
 
-TEST_CASE("tailer: resume positions (checkpoint seam)", "[agent][tail]") {
+TEST_CASE("tailer: resume positions (checkpoint seam)", "[unit][agent][tail]") {
   TempDir dir;
   std::string log = dir / "app.log";
   write_file(log, "");
@@ -290,4 +295,80 @@ TEST_CASE("tailer: resume positions (checkpoint seam)", "[agent][tail]") {
     t.start();
     CHECK(t.poll().empty());
   }
+}
+
+TEST_CASE("tailer: entries carry their identity and offsets (for checkpoints)",
+          "[unit][agent][tail]") {
+  TempDir dir;
+  std::string log = dir / "app.log";
+  write_file(log, "");
+  FileTailer t(opts({log}));
+  t.start();
+  append_file(log, "ab\ncde\nxy");
+  auto e = t.poll();
+  REQUIRE(e.size() == 2);
+  struct stat st {};
+  REQUIRE(::stat(log.c_str(), &st) == 0);
+  CHECK(e[0].device == static_cast<std::uint64_t>(st.st_dev));
+  CHECK(e[0].inode == static_cast<std::uint64_t>(st.st_ino));
+  CHECK(e[0].offset == 0);
+  CHECK(e[0].end_offset == 3);
+  CHECK(e[1].offset == 3);
+  CHECK(e[1].end_offset == 7);
+  append_file(log, "z\n");
+  e = t.poll();
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].line == "xyz");
+  CHECK(e[0].offset == 7);
+  CHECK(e[0].end_offset == 11);
+}
+
+TEST_CASE("tailer: a backlog beyond one poll's budget is reported", "[unit][agent][tail]") {
+  TempDir dir;
+  std::string log = dir / "app.log";
+  write_file(log, "");
+  TailerOptions o = opts({log});
+  o.max_read_bytes_per_poll = 64;
+  FileTailer t(o);
+  t.start();
+  std::string text;
+  for (int i = 0; i < 20; ++i) text += "line " + std::to_string(i + 10) + "\n";  // 160 bytes
+  append_file(log, text);
+  std::size_t n = 0;
+  int polls = 0;
+  do {
+    n += t.poll().size();
+    ++polls;
+  } while (t.backlog() && polls < 100);
+  CHECK(n == 20);
+  CHECK(polls == 3);  // 64 + 64 + 32 bytes
+  CHECK_FALSE(t.backlog());
+}
+
+TEST_CASE("tailer: after a restart with checkpoints, files they do not know are read whole",
+          "[unit][agent][tail]") {
+  TempDir dir;
+  std::string known = dir / "known.log", unknown = dir / "unknown.log";
+  write_file(known, "old 1\n");
+  std::vector<FilePosition> saved;
+  {
+    FileTailer t(opts({known}));
+    t.start();
+    saved = t.positions();
+  }
+  append_file(known, "while down\n");
+  write_file(unknown, "created while down 1\ncreated while down 2\n");
+  TailerOptions o = opts({dir / "*.log"});
+  o.resume = saved;
+  o.unknown_files_from_start = true;
+  FileTailer t(o);
+  t.start();
+  auto got = lines(t.poll());
+  std::sort(got.begin(), got.end());
+  CHECK(got == V{"created while down 1", "created while down 2", "while down"});
+  // Closed (rotated away) files stay in positions() for the next checkpoint.
+  std::filesystem::remove(unknown);
+  t.poll();
+  t.poll();
+  CHECK(t.positions().size() == 2);
 }

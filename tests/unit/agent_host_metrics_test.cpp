@@ -37,7 +37,7 @@ std::map<std::string, double> by_key(const HostMetrics& m) {
 
 }  // namespace
 
-TEST_CASE("host metrics: fake proc tree gives exact node_exporter series", "[agent][host]") {
+TEST_CASE("host metrics: fake proc tree gives exact node_exporter series", "[unit][agent][host]") {
   TempDir dir;
   write_fake_proc(dir.path());
   HostMetricsReader reader(dir.path(), kBase, /*clock_ticks=*/100);
@@ -79,7 +79,7 @@ TEST_CASE("host metrics: fake proc tree gives exact node_exporter series", "[age
   CHECK(m.series.size() == 3 + 16 + 7 + 3);
 }
 
-TEST_CASE("host metrics: boot time falls back to uptime without btime", "[agent][host]") {
+TEST_CASE("host metrics: boot time falls back to uptime without btime", "[unit][agent][host]") {
   TempDir dir;
   write_fake_proc(dir.path());
   write_file(dir / "stat", "cpu0 1 2 3 4\nctxt 5\n");  // old kernel: 4 columns, no btime
@@ -93,7 +93,8 @@ TEST_CASE("host metrics: boot time falls back to uptime without btime", "[agent]
   CHECK(v.at("node_context_switches_total") == 5.0);
 }
 
-TEST_CASE("host metrics: malformed input is skipped and counted, never fatal", "[agent][host]") {
+TEST_CASE("host metrics: malformed input is skipped and counted, never fatal",
+          "[unit][agent][host]") {
   TempDir dir;
   write_fake_proc(dir.path());
 
@@ -147,7 +148,7 @@ TEST_CASE("host metrics: malformed input is skipped and counted, never fatal", "
   }
 }
 
-TEST_CASE("host metrics: the real /proc", "[agent][host]") {
+TEST_CASE("host metrics: the real /proc", "[unit][agent][host]") {
   HostMetrics m = HostMetricsReader("/proc", kBase).collect(kNow);
   INFO((m.errors.empty() ? std::string() : m.errors.front()));
   CHECK(m.errors.empty());

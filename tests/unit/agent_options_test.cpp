@@ -22,7 +22,7 @@ config::Schema schema() {
 
 }  // namespace
 
-TEST_CASE("agent options: defaults", "[agent][options]") {
+TEST_CASE("agent options: defaults", "[unit][agent][options]") {
   auto s = schema();
   config::Config cfg(s);
   AgentOptions o = AgentOptions::from_config(cfg);
@@ -38,7 +38,7 @@ TEST_CASE("agent options: defaults", "[agent][options]") {
   CHECK(o.max_line_bytes == 262144);
 }
 
-TEST_CASE("agent options: values from YAML and flags", "[agent][options]") {
+TEST_CASE("agent options: values from YAML and flags", "[unit][agent][options]") {
   auto s = schema();
   config::Config cfg(s);
   cfg.merge_yaml(
@@ -59,7 +59,7 @@ TEST_CASE("agent options: values from YAML and flags", "[agent][options]") {
   CHECK(o.max_line_bytes == 1024);
 }
 
-TEST_CASE("agent options: invalid settings are rejected naming the key", "[agent][options]") {
+TEST_CASE("agent options: invalid settings are rejected naming the key", "[unit][agent][options]") {
   auto s = schema();
   auto rejects = [&](const std::string& key, const std::string& value, const std::string& what) {
     config::Config cfg(s);
@@ -86,7 +86,7 @@ TEST_CASE("agent options: invalid settings are rejected naming the key", "[agent
   rejects("agent.listen", "nocolon", "host:port");
 }
 
-TEST_CASE("utf8: valid text passes, invalid bytes become U+FFFD", "[agent][utf8]") {
+TEST_CASE("utf8: valid text passes, invalid bytes become U+FFFD", "[unit][agent][utf8]") {
   CHECK(sanitize_utf8("plain ascii") == "plain ascii");
   CHECK(sanitize_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") ==
         "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
@@ -105,7 +105,7 @@ TEST_CASE("utf8: valid text passes, invalid bytes become U+FFFD", "[agent][utf8]
   CHECK(sanitize_utf8(std::string("nul\0ok", 6)) == std::string("nul\0ok", 6));
 }
 
-TEST_CASE("utf8: cuts fall on character boundaries", "[agent][utf8]") {
+TEST_CASE("utf8: cuts fall on character boundaries", "[unit][agent][utf8]") {
   std::string s =
       "ab\xe2\x82\xac"
       "cd";  // a b EURO(3 bytes) c d
@@ -118,7 +118,7 @@ TEST_CASE("utf8: cuts fall on character boundaries", "[agent][utf8]") {
   CHECK(utf8_cut("\x80\x80\x80\x80\x80\x80", 5) == 5);  // not UTF-8: byte cut
 }
 
-TEST_CASE("batch queue: bounded by bytes, evicting the oldest", "[agent][queue]") {
+TEST_CASE("batch queue: bounded by bytes, evicting the oldest", "[unit][agent][queue]") {
   MemoryBatchQueue q(100);
   CHECK(q.empty());
   CHECK(q.push({std::string(40, 'a'), 1}).batches == 0);
@@ -143,7 +143,8 @@ TEST_CASE("batch queue: bounded by bytes, evicting the oldest", "[agent][queue]"
   CHECK(q.size() == 0);
 }
 
-TEST_CASE("log batches: one stream per file, order kept, UTF-8 repaired", "[agent][shipper]") {
+TEST_CASE("log batches: one stream per file, order kept, UTF-8 repaired",
+          "[unit][agent][shipper]") {
   Labels base({{"instance", "h"}, {"job", "strata-agent"}, {"env", "t"}});
   std::vector<TailEntry> entries = {
       {"/var/log/a.log", "a1", 1, false},
@@ -167,7 +168,7 @@ TEST_CASE("log batches: one stream per file, order kept, UTF-8 repaired", "[agen
   CHECK(streams[2].labels.get("filename") == "/var/log/\xef\xbf\xbd.log");
 }
 
-TEST_CASE("log batches: split by size", "[agent][shipper]") {
+TEST_CASE("log batches: split by size", "[unit][agent][shipper]") {
   std::vector<TailEntry> entries;
   for (int i = 0; i < 100; ++i)
     entries.push_back({"/f", std::string(100, static_cast<char>('a' + i % 26)), i, false});

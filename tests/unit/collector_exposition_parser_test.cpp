@@ -6,10 +6,9 @@
 #include <cmath>
 #include <limits>
 
-#include "collector/exposition_parser.h"
+#include "common/exposition_parser.h"
 
 using namespace strata;
-using namespace strata::collector;
 
 namespace {
 
