@@ -95,7 +95,33 @@ bool is_phrase(const SearchNode& n) {
   return n.kind == SearchNode::Kind::kTerms && n.terms.size() > 1;
 }
 
-bool has_sequence(const std::vector<std::string>& words, const std::vector<std::string>& seq) {
+// The terms of one line (tokenizer.h), as views into a buffer reused from
+// line to line: verifying a phrase on many candidates allocates nothing.
+class LineWords {
+ public:
+  const std::vector<std::string_view>& of(std::string_view line) {
+    chars_.clear();
+    ends_.clear();
+    for_each_term(line, [&](std::string_view t) {
+      chars_ += t;
+      ends_.push_back(chars_.size());
+    });
+    words_.clear();
+    std::size_t begin = 0;
+    for (std::size_t end : ends_) {
+      words_.push_back(std::string_view(chars_).substr(begin, end - begin));
+      begin = end;
+    }
+    return words_;
+  }
+
+ private:
+  std::string chars_;
+  std::vector<std::size_t> ends_;
+  std::vector<std::string_view> words_;
+};
+
+bool has_sequence(const std::vector<std::string_view>& words, const std::vector<std::string>& seq) {
   if (seq.empty() || words.size() < seq.size()) return false;
   for (std::size_t i = 0; i + seq.size() <= words.size(); ++i)
     if (std::equal(seq.begin(), seq.end(), words.begin() + static_cast<std::ptrdiff_t>(i)))
@@ -199,7 +225,7 @@ class PartEvaluator {
 
   // The whole query on one candidate (only needed when a phrase made the
   // set inexact). Leaves other than phrases answer from their exact sets.
-  bool verify(const SearchNode& n, DocId doc, const std::vector<std::string>& words) const {
+  bool verify(const SearchNode& n, DocId doc, const std::vector<std::string_view>& words) const {
     using K = SearchNode::Kind;
     switch (n.kind) {
       case K::kAll:
@@ -235,6 +261,7 @@ struct Match {
   std::int64_t ts;
   std::size_t part;  // index into parts (0 = newest)
   DocId doc;
+  std::ptrdiff_t read = -1;  // index into the hits already read, or -1
 };
 
 std::size_t bucket_of(const LogSearch& search, std::int64_t ts) {
@@ -297,11 +324,13 @@ LogSearchResult run_search(const std::vector<SearchPart>& parts, const LogSearch
   LogSearchResult out;
   std::vector<std::uint64_t> counts(buckets, 0);
   std::vector<Match> matches;
+  std::vector<SearchHit> read;  // hits read while counting (Match::read)
   std::uint64_t total = 0;
   std::vector<PartView> views;
   views.reserve(parts.size());
   for (const auto& p : parts) views.emplace_back(p);
 
+  LineWords words;
   for (std::size_t pi = 0; pi < views.size(); ++pi) {
     const PartView& part = views[pi];
     PartEvaluator ev(part);
@@ -317,15 +346,22 @@ LogSearchResult run_search(const std::vector<SearchPart>& parts, const LogSearch
       // bounds, and read only the timestamps of the newest `limit`.
       Ids kept = count_exact(*part.segment(), set.ids, search, counts);
       total += kept.size();
+      // The newest `limit` are read whole now (their blocks decompressed
+      // once), as they are the only candidates for the answer from this part.
       DocReader reader(*part.segment());
-      for (std::size_t k = kept.size() - std::min(kept.size(), search.limit); k < kept.size(); ++k)
-        matches.push_back({reader.get(kept[k]).timestamp_ns, pi, kept[k]});
+      for (std::size_t k = kept.size() - std::min(kept.size(), search.limit); k < kept.size();
+           ++k) {
+        const SegmentDoc d = reader.get(kept[k]);
+        matches.push_back({d.timestamp_ns, pi, kept[k], static_cast<std::ptrdiff_t>(read.size())});
+        read.push_back(
+            SearchHit{part.segment()->streams()[d.stream], d.timestamp_ns, std::string(d.line)});
+      }
       continue;
     }
     const std::size_t before = matches.size();
     part.read(set.ids, [&](DocId id, const Labels&, std::int64_t ts, std::string_view line) {
       if (ts < search.start_ns || ts > search.end_ns) return;
-      if (!set.exact && !ev.verify(search.root, id, tokenize(line))) return;
+      if (!set.exact && !ev.verify(search.root, id, words.of(line))) return;
       matches.push_back({ts, pi, id});
       if (buckets) ++counts[bucket_of(search, ts)];
     });
@@ -347,8 +383,13 @@ LogSearchResult run_search(const std::vector<SearchPart>& parts, const LogSearch
   out.result.hits.resize(keep);
   for (std::size_t pi = 0; pi < views.size(); ++pi) {
     std::vector<std::pair<DocId, std::size_t>> want;  // doc, slot
-    for (std::size_t k = 0; k < keep; ++k)
-      if (matches[k].part == pi) want.emplace_back(matches[k].doc, k);
+    for (std::size_t k = 0; k < keep; ++k) {
+      if (matches[k].part != pi) continue;
+      if (matches[k].read >= 0)
+        out.result.hits[k] = std::move(read[static_cast<std::size_t>(matches[k].read)]);
+      else
+        want.emplace_back(matches[k].doc, k);
+    }
     if (want.empty()) continue;
     std::sort(want.begin(), want.end());
     Ids ids;
