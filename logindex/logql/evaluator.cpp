@@ -10,8 +10,7 @@
 
 #include "common/config.h"
 #include "logindex/line_parser.h"
-#include "logindex/memory_index.h"
-#include "logindex/segment.h"
+#include "logindex/part_view.h"
 #include "logindex/severity.h"
 #include "logindex/timestamp_detector.h"
 #include "logindex/tokenizer.h"
@@ -37,55 +36,6 @@ Ids unite_ids(const Ids& a, const Ids& b) {
   std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
   return out;
 }
-
-// One part of the store behind one interface: the head or a segment (the
-// same view as search_evaluator.cpp's).
-class PartView {
- public:
-  explicit PartView(const SearchPart& p) : head_(p.head.get()), seg_(p.segment.get()) {
-    n_ = head_ ? head_->doc_count() : seg_->doc_count();
-  }
-  DocId size() const { return n_; }
-
-  Ids postings(TermKind kind, std::string_view text) const {
-    if (head_) {
-      Ids ids = head_->postings(kind, text);
-      // The head may have grown since size() was taken; stay within it.
-      ids.erase(std::lower_bound(ids.begin(), ids.end(), n_), ids.end());
-      return ids;
-    }
-    auto it = seg_->postings(kind, text);
-    return collect(*it);
-  }
-  std::vector<std::string> prefix_terms(TermKind kind, std::string_view prefix,
-                                        std::size_t limit) const {
-    return head_ ? head_->terms_with_prefix(kind, prefix, limit)
-                 : seg_->terms_with_prefix(kind, prefix, limit);
-  }
-  // Ids that may hold times in [start, end] (inclusive).
-  std::pair<DocId, DocId> range(std::int64_t start, std::int64_t end) const {
-    if (head_) return {0, n_};
-    return seg_->doc_range(start, end);
-  }
-  using Visit = std::function<void(DocId, const Labels&, std::int64_t, std::string_view)>;
-  void read(const Ids& ids, const Visit& fn) const {
-    if (head_) {
-      head_->visit(ids,
-                   [&](DocId id, const EntryView& e) { fn(id, e.stream, e.timestamp_ns, e.line); });
-      return;
-    }
-    DocReader reader(*seg_);
-    for (DocId id : ids) {
-      SegmentDoc d = reader.get(id);
-      fn(id, seg_->streams()[d.stream], d.timestamp_ns, d.line);
-    }
-  }
-
- private:
-  const MemoryIndex* head_;
-  const Segment* seg_;
-  DocId n_ = 0;
-};
 
 void narrow(std::optional<Ids>& acc, Ids ids) {
   acc = acc ? intersect_ids(*acc, ids) : std::move(ids);
