@@ -13,6 +13,7 @@
 #include <string>
 #include <tuple>
 
+#include "common/api_error.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/wire_format.h"
@@ -24,30 +25,17 @@
 namespace strata::logindex {
 namespace {
 
+using http::BadData;
+
+std::string error_json(std::string_view type, std::string_view message) {
+  return http::api_error_json(type, message);
+}
+void append_string(std::string& out, std::string_view s) { http::append_json_string(out, s); }
+
 constexpr std::int64_t kSecond = 1'000'000'000;
 constexpr std::int64_t kHour = 3600 * kSecond;
 // The label dictionary walk of /labels and /label/<name>/values.
 constexpr std::size_t kMaxLabelTerms = 1'000'000;
-
-class BadData : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
-
-void append_string(std::string& out, std::string_view s) {
-  out += '"';
-  logging::append_json_escaped(out, s);
-  out += '"';
-}
-
-std::string error_json(std::string_view type, std::string_view message) {
-  std::string out = R"({"status":"error","errorType":")";
-  out += type;
-  out += R"(","error":)";
-  append_string(out, message);
-  out += '}';
-  return out;
-}
 
 void append_labels(std::string& out, const Labels& labels) {
   out += '{';

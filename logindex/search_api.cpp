@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/api_error.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/wire_format.h"
@@ -15,23 +16,12 @@
 namespace strata::logindex {
 namespace {
 
-class BadData : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
-
-void append_string(std::string& out, std::string_view s) {
-  out += '"';
-  logging::append_json_escaped(out, s);
-  out += '"';
-}
+using http::BadData;
 
 std::string error_json(std::string_view message) {
-  std::string out = R"({"status":"error","errorType":"bad_data","error":)";
-  append_string(out, message);
-  out += '}';
-  return out;
+  return http::api_error_json("bad_data", message);
 }
+void append_string(std::string& out, std::string_view s) { http::append_json_string(out, s); }
 
 std::optional<std::int64_t> int_param(const http::Request& req, std::string_view name) {
   auto v = req.param(name);

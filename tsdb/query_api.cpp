@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/api_error.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/wire_format.h"
@@ -21,28 +22,15 @@
 namespace strata::tsdb {
 namespace {
 
-// A client error: becomes 400 bad_data.
-class BadData : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
-
-constexpr std::string_view kTruncatedWarning = "results truncated due to limit";
+using http::BadData;
 
 std::string error_json(std::string_view type, std::string_view message) {
-  std::string out = R"({"status":"error","errorType":")";
-  out += type;
-  out += R"(","error":")";
-  logging::append_json_escaped(out, message);
-  out += "\"}";
-  return out;
+  return http::api_error_json(type, message);
 }
+void append_string(std::string& out, std::string_view s) { http::append_json_string(out, s); }
 
-void append_string(std::string& out, std::string_view s) {
-  out += '"';
-  logging::append_json_escaped(out, s);
-  out += '"';
-}
+// A client error: becomes 400 bad_data.
+constexpr std::string_view kTruncatedWarning = "results truncated due to limit";
 
 void append_labels(std::string& out, const Labels& labels) {
   out += '{';
