@@ -12,26 +12,6 @@ namespace {
 // Alertmanager's zero time: what a firing alert's endsAt reads in webhooks.
 constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
 
-void append_string(std::string& out, std::string_view s) {
-  out += '"';
-  logging::append_json_escaped(out, s);
-  out += '"';
-}
-
-template <typename Pairs>
-void append_object(std::string& out, const Pairs& kv) {
-  out += '{';
-  bool first = true;
-  for (const auto& [k, v] : kv) {
-    if (!first) out += ',';
-    first = false;
-    append_string(out, k);
-    out += ':';
-    append_string(out, v);
-  }
-  out += '}';
-}
-
 bool resolved(const Alert& a) { return a.state == AlertState::kInactive; }
 
 }  // namespace
@@ -67,30 +47,30 @@ std::string webhook_payload(const Notification& n, const std::string& receiver,
     }
   }
   std::string out = "{\"version\":\"4\",\"groupKey\":";
-  append_string(out, fmt::format("{{}}/{{}}:{{alertname=\"{}\"}}", n.rule));
+  logging::append_json_string(out, fmt::format("{{}}/{{}}:{{alertname=\"{}\"}}", n.rule));
   out += fmt::format(",\"truncatedAlerts\":0,\"status\":\"{}\",\"receiver\":",
                      any_firing ? "firing" : "resolved");
-  append_string(out, receiver);
+  logging::append_json_string(out, receiver);
   out += ",\"groupLabels\":";
-  append_object(out, std::vector<Label>{{"alertname", n.rule}});
+  logging::append_json_object(out, std::vector<Label>{{"alertname", n.rule}});
   out += ",\"commonLabels\":";
-  append_object(out, common_labels);
+  logging::append_json_object(out, common_labels);
   out += ",\"commonAnnotations\":";
-  append_object(out, common_annotations);
+  logging::append_json_object(out, common_annotations);
   out += ",\"externalURL\":";
-  append_string(out, external_url);
+  logging::append_json_string(out, external_url);
   out += ",\"alerts\":[";
   for (std::size_t i = 0; i < n.alerts.size(); ++i) {
     const Alert& a = n.alerts[i];
     if (i) out += ',';
     out += fmt::format("{{\"status\":\"{}\",\"labels\":", resolved(a) ? "resolved" : "firing");
-    append_object(out, a.labels.items());
+    logging::append_json_object(out, a.labels.items());
     out += ",\"annotations\":";
-    append_object(out, a.annotations);
+    logging::append_json_object(out, a.annotations);
     out += fmt::format(
         ",\"startsAt\":\"{}\",\"endsAt\":\"{}\",\"generatorURL\":", rfc3339(a.fired_at_ms),
         resolved(a) ? rfc3339(a.resolved_at_ms) : std::string(kZeroTime));
-    append_string(out, n.generator_url);
+    logging::append_json_string(out, n.generator_url);
     out += fmt::format(",\"fingerprint\":\"{:016x}\"}}", a.labels.fingerprint());
   }
   out += "]}";
@@ -103,13 +83,13 @@ std::string alertmanager_v2_payload(const Notification& n) {
     const Alert& a = n.alerts[i];
     if (i) out += ',';
     out += "{\"labels\":";
-    append_object(out, a.labels.items());
+    logging::append_json_object(out, a.labels.items());
     out += ",\"annotations\":";
-    append_object(out, a.annotations);
+    logging::append_json_object(out, a.annotations);
     out += fmt::format(
         ",\"startsAt\":\"{}\",\"endsAt\":\"{}\",\"generatorURL\":", rfc3339(a.fired_at_ms),
         rfc3339(resolved(a) ? a.resolved_at_ms : n.valid_until_ms));
-    append_string(out, n.generator_url);
+    logging::append_json_string(out, n.generator_url);
     out += '}';
   }
   return out + "]";

@@ -11,26 +11,6 @@
 namespace strata::alerting {
 namespace {
 
-void str(std::string& out, std::string_view s) {
-  out += '"';
-  logging::append_json_escaped(out, s);
-  out += '"';
-}
-
-template <typename Pairs>
-void object(std::string& out, const Pairs& kv) {
-  out += '{';
-  bool first = true;
-  for (const auto& [k, v] : kv) {
-    if (!first) out += ',';
-    first = false;
-    str(out, k);
-    out += ':';
-    str(out, v);
-  }
-  out += '}';
-}
-
 // Prometheus's strconv.FormatFloat(v, 'e', -1, 64).
 std::string prom_value(double v) {
   if (std::isnan(v)) return "NaN";
@@ -46,15 +26,15 @@ std::string time_or_zero(std::int64_t ms) {
 
 void append_alert(std::string& out, const Alert& a) {
   out += "{\"labels\":";
-  object(out, a.labels.items());
+  logging::append_json_object(out, a.labels.items());
   out += ",\"annotations\":";
-  object(out, a.annotations);
+  logging::append_json_object(out, a.annotations);
   out += fmt::format(",\"state\":\"{}\",\"activeAt\":\"{}\",", state_name(a.state),
                      time_or_zero(a.active_at_ms));
   if (a.keep_firing_since_ms)
     out += fmt::format("\"keepFiringSince\":\"{}\",", rfc3339(a.keep_firing_since_ms));
   out += "\"value\":";
-  str(out, prom_value(a.value));
+  logging::append_json_string(out, prom_value(a.value));
   out += '}';
 }
 
@@ -66,9 +46,9 @@ std::string rules_json(const std::vector<GroupSnapshot>& groups, const std::stri
     const auto& g = groups[gi];
     if (gi) out += ',';
     out += "{\"name\":";
-    str(out, g.def->name);
+    logging::append_json_string(out, g.def->name);
     out += ",\"file\":";
-    str(out, g.def->file);
+    logging::append_json_string(out, g.def->file);
     out += ",\"rules\":[";
     bool first = true;
     for (const auto& r : g.rules) {
@@ -81,19 +61,19 @@ std::string rules_json(const std::vector<GroupSnapshot>& groups, const std::stri
         out += fmt::format("\"state\":\"{}\",", state_name(r.state));
       }
       out += "\"name\":";
-      str(out, r.def->name());
+      logging::append_json_string(out, r.def->name());
       out += ",\"query\":";
-      str(out, r.def->expr);
+      logging::append_json_string(out, r.def->expr);
       if (alert) {
         out +=
             fmt::format(",\"duration\":{},\"keepFiringFor\":{}", r.def->for_duration.count() / 1000,
                         r.def->keep_firing_for.count() / 1000);
       }
       out += ",\"labels\":";
-      object(out, r.def->labels);
+      logging::append_json_object(out, r.def->labels);
       if (alert) {
         out += ",\"annotations\":";
-        object(out, r.def->annotations);
+        logging::append_json_object(out, r.def->annotations);
         out += ",\"alerts\":[";
         bool fa = true;
         for (const auto& a : r.alerts) {
@@ -105,9 +85,9 @@ std::string rules_json(const std::vector<GroupSnapshot>& groups, const std::stri
         out += ']';
       }
       out += ",\"health\":";
-      str(out, r.health);
+      logging::append_json_string(out, r.health);
       out += ",\"lastError\":";
-      str(out, r.last_error);
+      logging::append_json_string(out, r.last_error);
       out += fmt::format(",\"evaluationTime\":{},\"lastEvaluation\":\"{}\",\"type\":\"{}\"}}",
                          r.evaluation_seconds, time_or_zero(r.last_evaluation_ms),
                          alert ? "alerting" : "recording");

@@ -14,26 +14,6 @@
 namespace strata::alerting {
 namespace {
 
-void str(std::string& out, std::string_view s) {
-  out += '"';
-  logging::append_json_escaped(out, s);
-  out += '"';
-}
-
-template <typename Pairs>
-void object(std::string& out, const Pairs& kv) {
-  out += '{';
-  bool first = true;
-  for (const auto& [k, v] : kv) {
-    if (!first) out += ',';
-    first = false;
-    str(out, k);
-    out += ':';
-    str(out, v);
-  }
-  out += '}';
-}
-
 std::string get_str(simdjson::dom::element e, const char* key, const std::string& where) {
   std::string_view v;
   if (e[key].get(v)) throw std::runtime_error(fmt::format("{}: missing string '{}'", where, key));
@@ -69,21 +49,21 @@ std::string encode_state(const SavedAlerts& state, std::int64_t saved_at_ms) {
     if (!first_rule) out += ',';
     first_rule = false;
     out += "\n{\"file\":";
-    str(out, key.file);
+    logging::append_json_string(out, key.file);
     out += ",\"group\":";
-    str(out, key.group);
+    logging::append_json_string(out, key.group);
     out += ",\"rule\":";
-    str(out, key.rule);
+    logging::append_json_string(out, key.rule);
     out += ",\"expr\":";
-    str(out, key.expr);
+    logging::append_json_string(out, key.expr);
     out += ",\"alerts\":[";
     for (std::size_t i = 0; i < alerts.size(); ++i) {
       const Alert& a = alerts[i];
       if (i) out += ',';
       out += "{\"labels\":";
-      object(out, a.labels.items());
+      logging::append_json_object(out, a.labels.items());
       out += ",\"annotations\":";
-      object(out, a.annotations);
+      logging::append_json_object(out, a.annotations);
       out += fmt::format(
           ",\"state\":\"{}\",\"value\":\"{}\",\"activeAt\":{},\"firedAt\":{},\"resolvedAt\":{},"
           "\"lastSentAt\":{},\"keepFiringSince\":{}}}",

@@ -22,19 +22,12 @@ class BadData : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// Appends `s` as a JSON string literal (quotes included).
-inline void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  logging::append_json_escaped(out, s);
-  out += '"';
-}
-
 // The error body for errorType `type` (bad_data, execution, timeout, ...).
 inline std::string api_error_json(std::string_view type, std::string_view message) {
   std::string out = R"({"status":"error","errorType":")";
   out += type;
   out += R"(","error":)";
-  append_json_string(out, message);
+  logging::append_json_string(out, message);
   out += '}';
   return out;
 }

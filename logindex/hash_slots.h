@@ -35,17 +35,6 @@ class HashSlots {
     }
   }
 
-  // Calls fn(id) for every id stored with this hash.
-  template <typename Fn>
-  void for_each(std::uint64_t hash, Fn&& fn) const {
-    if (slots_.empty()) return;
-    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      const Slot& s = slots_[i];
-      if (s.id == kEmpty) return;
-      if (s.hash == hash) fn(s.id);
-    }
-  }
-
   // Adds (hash, id); does not look for an existing equal key.
   void insert(std::uint64_t hash, std::uint32_t id) {
     if ((size_ + 1) * 2 > slots_.size()) grow();

@@ -27,11 +27,6 @@ namespace {
 
 using http::BadData;
 
-std::string error_json(std::string_view type, std::string_view message) {
-  return http::api_error_json(type, message);
-}
-void append_string(std::string& out, std::string_view s) { http::append_json_string(out, s); }
-
 constexpr std::int64_t kSecond = 1'000'000'000;
 constexpr std::int64_t kHour = 3600 * kSecond;
 // The label dictionary walk of /labels and /label/<name>/values.
@@ -43,9 +38,9 @@ void append_labels(std::string& out, const Labels& labels) {
   for (const auto& [n, v] : labels.items()) {
     if (!first) out += ',';
     first = false;
-    append_string(out, n);
+    logging::append_json_string(out, n);
     out += ':';
-    append_string(out, v);
+    logging::append_json_string(out, v);
   }
   out += '}';
 }
@@ -178,7 +173,7 @@ std::string streams_json(const logql::LogResult& r) {
       if (!first) out += ',';
       first = false;
       out += "[\"" + std::to_string(ts) + "\",";
-      append_string(out, line);
+      logging::append_json_string(out, line);
       out += ']';
       ++returned;
     }
@@ -236,7 +231,7 @@ std::string strings_json(const std::set<std::string>& values) {
   for (const auto& v : values) {
     if (!first) out += ',';
     first = false;
-    append_string(out, v);
+    logging::append_json_string(out, v);
   }
   out += "]}";
   return out;
@@ -321,13 +316,13 @@ http::Response guarded(const http::Request& req, metrics::Counter& requests, met
     return r;
   } catch (const BadData& e) {
     bad.inc();
-    return http::Response::json(400, error_json("bad_data", e.what()));
+    return http::Response::json(400, http::api_error_json("bad_data", e.what()));
   } catch (const logql::EvalError& e) {
     bad.inc();
-    return http::Response::json(400, error_json("bad_data", e.what()));
+    return http::Response::json(400, http::api_error_json("bad_data", e.what()));
   } catch (const std::exception& e) {
     spdlog::error("loki api: {} failed: {}", req.path, e.what());
-    return http::Response::json(500, error_json("internal", e.what()));
+    return http::Response::json(500, http::api_error_json("internal", e.what()));
   }
 }
 
@@ -348,18 +343,21 @@ http::Response LokiApi::query_range(const http::Request& req) const {
     lr.start_ns = start;
     lr.end_ns = end;
     lr.direction = direction_param(req);
-    lr.limit = options_.default_limit;
-    if (auto l = nonempty(req, "limit")) {
-      std::int64_t n = 0;
-      auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), n);
-      if (ec != std::errc() || p != l->data() + l->size() || n < 1 ||
-          static_cast<std::uint64_t>(n) > options_.max_limit)
-        throw BadData("invalid parameter \"limit\": expected an integer between 1 and " +
-                      std::to_string(options_.max_limit) + ", got \"" + *l + "\"");
-      lr.limit = static_cast<std::size_t>(n);
-    }
+    lr.limit = limit_param(req);
     return streams_json(logql::evaluate_log(index_.parts(), *q.log, lr, options_.limits));
   });
+}
+
+std::size_t LokiApi::limit_param(const http::Request& req) const {
+  auto l = nonempty(req, "limit");
+  if (!l) return options_.default_limit;
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), n);
+  if (ec != std::errc() || p != l->data() + l->size() || n < 1 ||
+      static_cast<std::uint64_t>(n) > options_.max_limit)
+    throw BadData("invalid parameter \"limit\": expected an integer between 1 and " +
+                  std::to_string(options_.max_limit) + ", got \"" + *l + "\"");
+  return static_cast<std::size_t>(n);
 }
 
 http::Response LokiApi::query(const http::Request& req) const {
@@ -376,16 +374,7 @@ http::Response LokiApi::query(const http::Request& req) const {
     lr.start_ns = t - kHour;
     lr.end_ns = t + 1;
     lr.direction = direction_param(req);
-    lr.limit = options_.default_limit;
-    if (auto l = nonempty(req, "limit")) {
-      std::int64_t n = 0;
-      auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), n);
-      if (ec != std::errc() || p != l->data() + l->size() || n < 1 ||
-          static_cast<std::uint64_t>(n) > options_.max_limit)
-        throw BadData("invalid parameter \"limit\": expected an integer between 1 and " +
-                      std::to_string(options_.max_limit) + ", got \"" + *l + "\"");
-      lr.limit = static_cast<std::size_t>(n);
-    }
+    lr.limit = limit_param(req);
     return streams_json(logql::evaluate_log(index_.parts(), *q.log, lr, options_.limits));
   });
 }
@@ -436,8 +425,8 @@ http::Response LokiApi::label_values_route(const http::Request& req) const {
   if (!path.starts_with(kPrefix) || !path.ends_with(kSuffix) ||
       path.size() <= kPrefix.size() + kSuffix.size())
     return http::Response::json(
-        404, error_json("not_found",
-                        "expected /loki/api/v1/label/<name>/values, got " + std::string(path)));
+        404, http::api_error_json("not_found", "expected /loki/api/v1/label/<name>/values, got " +
+                                                   std::string(path)));
   return label_values(
       req, std::string(path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size())));
 }

@@ -68,6 +68,10 @@ class LokiApi {
   http::Response index_stats(const http::Request& req) const;
 
  private:
+  // The `limit` parameter of a log query: default_limit when absent, else
+  // 1..max_limit (BadData otherwise).
+  std::size_t limit_param(const http::Request& req) const;
+
   const Searcher& index_;
   LokiApiOptions options_;
   metrics::Counter& queries_;

@@ -18,11 +18,6 @@ namespace {
 
 using http::BadData;
 
-std::string error_json(std::string_view message) {
-  return http::api_error_json("bad_data", message);
-}
-void append_string(std::string& out, std::string_view s) { http::append_json_string(out, s); }
-
 std::optional<std::int64_t> int_param(const http::Request& req, std::string_view name) {
   auto v = req.param(name);
   if (!v || v->empty()) return std::nullopt;
@@ -102,7 +97,7 @@ http::Response SearchApi::search(const http::Request& req) const {
     }
   } catch (const BadData& e) {
     bad_requests_.inc();
-    return http::Response::json(400, error_json(e.what()));
+    return http::Response::json(400, http::api_error_json("bad_data", e.what()));
   }
 
   const SearchResult& result = found.result;
@@ -116,14 +111,14 @@ http::Response SearchApi::search(const http::Request& req) const {
     for (const auto& [n, v] : hit.stream.items()) {
       if (!first_label) out += ',';
       first_label = false;
-      append_string(out, n);
+      logging::append_json_string(out, n);
       out += ':';
-      append_string(out, v);
+      logging::append_json_string(out, v);
     }
     out += R"(},"ts":")";
     out += std::to_string(hit.timestamp_ns);
     out += R"(","line":)";
-    append_string(out, hit.line);
+    logging::append_json_string(out, hit.line);
     out += '}';
   }
   out += ']';

@@ -24,11 +24,6 @@ namespace {
 
 using http::BadData;
 
-std::string error_json(std::string_view type, std::string_view message) {
-  return http::api_error_json(type, message);
-}
-void append_string(std::string& out, std::string_view s) { http::append_json_string(out, s); }
-
 // A client error: becomes 400 bad_data.
 constexpr std::string_view kTruncatedWarning = "results truncated due to limit";
 
@@ -38,9 +33,9 @@ void append_labels(std::string& out, const Labels& labels) {
   for (const auto& [n, v] : labels.items()) {
     if (!first) out += ',';
     first = false;
-    append_string(out, n);
+    logging::append_json_string(out, n);
     out += ':';
-    append_string(out, v);
+    logging::append_json_string(out, v);
   }
   out += '}';
 }
@@ -51,7 +46,7 @@ http::Response success(const std::string& data, bool truncated) {
   out += data;
   if (truncated) {
     out += R"(,"warnings":[)";
-    append_string(out, kTruncatedWarning);
+    logging::append_json_string(out, kTruncatedWarning);
     out += ']';
   }
   out += '}';
@@ -136,7 +131,7 @@ http::Response string_list(std::vector<std::string> items, std::size_t limit) {
   std::string data = "[";
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i) data += ',';
-    append_string(data, items[i]);
+    logging::append_json_string(data, items[i]);
   }
   data += ']';
   return success(data, truncated);
@@ -312,7 +307,7 @@ http::Response guarded(metrics::Counter& queries, metrics::Counter& bad, F&& bod
     return body();
   } catch (const BadData& e) {
     bad.inc();
-    return http::Response::json(400, error_json("bad_data", e.what()));
+    return http::Response::json(400, http::api_error_json("bad_data", e.what()));
   }
 }
 
@@ -377,7 +372,7 @@ std::string result_json(const promql::Value& value) {
     out += R"("string","result":[)";
     out += format_timestamp(str->t);
     out += ',';
-    append_string(out, str->v);
+    logging::append_json_string(out, str->v);
     out += ']';
   } else if (const auto* vec = std::get_if<promql::Vector>(&value)) {
     out += R"("vector","result":[)";
@@ -416,7 +411,7 @@ http::Response query_response(const promql::QueryResult& r) {
     out += R"(,"warnings":[)";
     for (std::size_t i = 0; i < r.warnings.size(); ++i) {
       if (i) out += ',';
-      append_string(out, r.warnings[i]);
+      logging::append_json_string(out, r.warnings[i]);
     }
     out += ']';
   }
@@ -448,7 +443,8 @@ http::Response evaluate(F&& eval) {
   } catch (const promql::QueryError& e) {
     if (e.type() == promql::ErrorType::kBadData)
       throw BadData("invalid parameter \"query\": " + std::string(e.what()));
-    return http::Response::json(status_for(e.type()), error_json(e.error_type(), e.what()));
+    return http::Response::json(status_for(e.type()),
+                                http::api_error_json(e.error_type(), e.what()));
   }
 }
 
@@ -522,7 +518,8 @@ http::Response QueryApi::label_values(const http::Request& req) const {
     std::string_view path = req.path;
     if (!path.starts_with(kPrefix) || !path.ends_with(kSuffix) ||
         path.size() < kPrefix.size() + kSuffix.size())
-      return http::Response::json(404, error_json("not_found", "no such endpoint: " + req.path));
+      return http::Response::json(
+          404, http::api_error_json("not_found", "no such endpoint: " + req.path));
     std::string name(path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size()));
     if (!wire::valid_label_name(name)) throw BadData("invalid label name: \"" + name + "\"");
     auto selectors = match_params(req);
@@ -571,7 +568,7 @@ promql::ast::ExprPtr parse_query_param(const http::Request& req) {
 http::Response QueryApi::format_query(const http::Request& req) const {
   return guarded(queries_, bad_requests_, [&] {
     std::string data;
-    append_string(data, promql::to_string(*parse_query_param(req)));
+    logging::append_json_string(data, promql::to_string(*parse_query_param(req)));
     return success(data, false);
   });
 }
@@ -635,7 +632,7 @@ http::Response QueryApi::tsdb_status(const http::Request& req) const {
       for (std::size_t i = 0; i < v.size(); ++i) {
         if (i) out += ',';
         out += R"({"name":)";
-        append_string(out, v[i].first);
+        logging::append_json_string(out, v[i].first);
         out += R"(,"value":)";
         out += std::to_string(v[i].second);
         out += '}';
