@@ -1,34 +1,22 @@
 #include "collector/remote_write.h"
 
-#include <snappy.h>
-
 #include <algorithm>
 
 #include <fmt/format.h>
 #include <google/protobuf/arena.h>
 
+#include "common/snappy_codec.h"
 #include "remote.pb.h"
 
 namespace strata::collector {
 
 std::string snappy_uncompress(std::string_view compressed, std::size_t max_bytes) {
-  std::size_t length = 0;
-  if (!snappy::GetUncompressedLength(compressed.data(), compressed.size(), &length)) {
-    throw DecodeError(
-        "corrupt snappy data: cannot read the uncompressed length "
-        "(the body must be snappy's block format, not the framed format)");
+  try {
+    return snappy_codec::uncompress(compressed, max_bytes, "collector.http.max_body_bytes");
+  } catch (const snappy_codec::SnappyError& e) {
+    if (e.too_large()) throw DecodeError(e.what(), 413);
+    throw DecodeError(e.what());
   }
-  if (length > max_bytes) {
-    throw DecodeError(fmt::format("snappy body decompresses to {} bytes; the limit is {} "
-                                  "(collector.http.max_body_bytes)",
-                                  length, max_bytes),
-                      413);
-  }
-  std::string out;
-  if (!snappy::Uncompress(compressed.data(), compressed.size(), &out)) {
-    throw DecodeError("corrupt snappy data: decompression failed");
-  }
-  return out;
 }
 
 wire::MetricsBatch decode_write_request(std::string_view protobuf, RemoteWriteDropped* dropped) {

@@ -1,5 +1,5 @@
 // Prometheus remote-write 1.0 decoding (X-Prometheus-Remote-Write-Version
-// 0.1.0): the body is a prometheus.WriteRequest (collector/proto/remote.proto)
+// 0.1.0): the body is a prometheus.WriteRequest (common/prompb/remote.proto)
 // in protobuf, compressed with snappy's block format (not the framed format).
 //
 // The decoded batch carries each TimeSeries as one series, in request order,

@@ -1,6 +1,7 @@
 #include "common/http_client.h"
 
 #include <curl/curl.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <chrono>
@@ -197,7 +198,14 @@ ClientResponse HttpClient::perform(
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");  // accept and decode what curl supports
+    // By default accept and decode what curl supports. A caller that sends
+    // its own Accept-Encoding (remote read's "snappy", which curl does not
+    // know) gets the body exactly as it came and undoes the coding itself.
+    const bool own_coding = std::any_of(headers.begin(), headers.end(), [](const auto& h) {
+      return strcasecmp(h.first.c_str(), "Accept-Encoding") == 0;
+    });
+    curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, own_coding ? nullptr : "");
+    curl_easy_setopt(curl, CURLOPT_HTTP_CONTENT_DECODING, own_coding ? 0L : 1L);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list.list);
     if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
     if (!options_.client_cert_file.empty()) {

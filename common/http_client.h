@@ -7,6 +7,9 @@
 // exponential backoff and full jitter, honouring Retry-After when the server
 // sends one, until max_attempts is reached. Other 4xx are returned at once:
 // retrying a request the server rejected as malformed cannot succeed.
+// Response bodies are decoded (gzip, deflate, br, zstd) unless the request
+// carries its own Accept-Encoding header: then the body arrives as sent and
+// the caller undoes the coding (remote read's snappy).
 // HTTPS servers are verified (certificate chain and host name) against the
 // system's CAs or ClientOptions::ca_file; a server that fails verification is
 // a permanent error, not retried.

@@ -42,6 +42,11 @@
 
 namespace strata::http {
 
+// Marks a query node's request to one shard (lower-cased, as
+// Request::header() looks names up): the shard answers from its own data and
+// never fans the request out again, even when it has peers configured.
+inline constexpr std::string_view kFanoutHeader = "x-strata-fanout";
+
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // raw target, e.g. "/api/v1/query?query=up"

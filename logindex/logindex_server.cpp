@@ -1,7 +1,9 @@
 #include "logindex/logindex_server.h"
 
+#include "logindex/fanout.h"
 #include "logindex/line_parser.h"
 #include "logindex/loki_api.h"
+#include "logindex/query_options.h"
 
 namespace strata::logindex {
 
@@ -11,10 +13,7 @@ void add_options(config::Schema& s) {
   s.add("logindex.consumer_group", Type::kString, "strata-logindex",
         "Kafka consumer group of the logindex nodes; each node owns a share of the logs "
         "topic's partitions.");
-  s.add("logindex.search.default_limit", Type::kInt, "100",
-        "Lines a search returns when the request gives no limit.");
-  s.add("logindex.search.max_limit", Type::kInt, "5000",
-        "Largest limit a search may ask for; more is a 400.");
+  add_query_options(s);
   s.add("logindex.ingest.max_poll_messages", Type::kInt, "1000",
         "Most Kafka messages applied (then committed) as one batch.");
   s.add("logindex.ingest.poll_timeout", Type::kDuration, "250ms",
@@ -106,34 +105,27 @@ IngesterOptions ingester_options(const config::Config& cfg) {
   return o;
 }
 
-SearchApiOptions search_options(const config::Config& cfg) {
-  SearchApiOptions o;
-  auto max = cfg.integer("logindex.search.max_limit");
-  if (max < 1 || max > 1'000'000)
-    throw config::ConfigError("config key 'logindex.search.max_limit': expected 1..1000000");
-  auto dflt = cfg.integer("logindex.search.default_limit");
-  if (dflt < 1 || dflt > max)
-    throw config::ConfigError(
-        "config key 'logindex.search.default_limit': expected 1..logindex.search.max_limit");
-  o.max_limit = static_cast<std::size_t>(max);
-  o.default_limit = static_cast<std::size_t>(dflt);
-  return o;
-}
-
 }  // namespace
 
 LogIndexServer::LogIndexServer(const config::Config& cfg)
     : store_(std::make_unique<LogStore>(store_options(cfg))),
       service_("strata-logindex", http_options(cfg, "logindex")) {
-  api_ = std::make_unique<SearchApi>(*store_, search_options(cfg), service_.metrics());
-  api_->register_routes(service_.http());
-  {
-    // The Loki-compatible API for Grafana (loki_api.h); its handlers own it.
-    LokiApiOptions loki;
-    loki.default_limit = search_options(cfg).default_limit;
-    loki.max_limit = search_options(cfg).max_limit;
-    LokiApi::register_routes(std::make_shared<LokiApi>(*store_, loki, service_.metrics()),
-                             service_.http());
+  const SearchApiOptions search = search_options(cfg);
+  api_ = std::make_unique<SearchApi>(*store_, search, service_.metrics());
+  // The Loki-compatible API for Grafana (loki_api.h); its handlers own it.
+  LokiApiOptions loki_options;
+  loki_options.default_limit = search.default_limit;
+  loki_options.max_limit = search.max_limit;
+  auto loki = std::make_shared<LokiApi>(*store_, loki_options, service_.metrics());
+  LogFanoutOptions fanout = fanout_options(cfg);
+  if (fanout.peers.empty()) {
+    api_->register_routes(service_.http());
+    LokiApi::register_routes(loki, service_.http());
+  } else {
+    // The same routes answer over the shards; a shard's request (with the
+    // fan-out header) is answered from this store.
+    LogFanout::register_routes(std::make_shared<LogFanout>(std::move(fanout), service_.metrics()),
+                               service_.http(), LogFanout::LocalApis{api_.get(), loki});
   }
   ingester_ = std::make_unique<Ingester>(ingester_options(cfg), *store_, service_.metrics());
   register_store_metrics();

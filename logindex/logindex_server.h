@@ -1,8 +1,14 @@
 // LogIndexServer: the strata-logindex process minus main(): a Service (HTTP
 // API with /metrics, /healthz, /readyz), the durable log store in
-// logindex.data_dir (log_store.h), the search API over it, and the Kafka
-// ingester filling it. The all-in-one binary embeds
-// one next to the other components.
+// logindex.data_dir (log_store.h), the search and Loki APIs over it, and the
+// Kafka ingester filling it. The all-in-one binary embeds one next to the
+// other components.
+//
+// Fan-out. With logindex.query.peers set, the API routes answer over those
+// shards (fanout.h) instead of this store -- which is then included only if
+// it is listed among the peers -- except requests carrying the fan-out
+// header (a peer's fan-out asking this node), which this store answers.
+// With no peers (the default) the APIs answer from this store.
 //
 // Lifecycle: construct (reads and validates config, throws ConfigError; opens
 // the store, replaying its WAL),
@@ -24,8 +30,8 @@
 namespace strata::logindex {
 
 // Declares every logindex.* option (listen address, HTTP limits, consumer
-// group, search limits, ingest batch size, data directory, WAL, head flush,
-// merge, retention).
+// group, search limits and peers (query_options.h), ingest batch size, data
+// directory, WAL, head flush, merge, retention).
 void add_options(config::Schema& schema);
 // The store options the logindex.* keys describe. Throws ConfigError.
 LogStoreOptions store_options(const config::Config& cfg);

@@ -25,6 +25,11 @@
 // parser's, "parse error at line L, col C: ...", as Loki words it.
 //
 // Form-encoded POST bodies arrive merged into Request::params (http_server.h).
+// The parameters and answers are loki_api_format.h's, shared with the
+// fan-out over shards (fanout.h). One parameter is Strata's own:
+// strata_detect_level=1 on a metric query_range labels entries without
+// `level` by detected_level, as an outer `by (level)` aggregation would --
+// what a fan-out node asks for when it evaluates that aggregation itself.
 //
 // Thread-safety: handlers only read the store and may run concurrently.
 // Ownership: borrows the Searcher, which must outlive the routes.
@@ -34,10 +39,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "common/http_server.h"
 #include "common/metrics_registry.h"
 #include "logindex/logql/evaluator.h"
+#include "logindex/loki_api_format.h"
 #include "logindex/query.h"
 
 namespace strata::logindex {
@@ -68,9 +75,8 @@ class LokiApi {
   http::Response index_stats(const http::Request& req) const;
 
  private:
-  // The `limit` parameter of a log query: default_limit when absent, else
-  // 1..max_limit (BadData otherwise).
-  std::size_t limit_param(const http::Request& req) const;
+  // The JSON answer of a parsed /query or /query_range request.
+  std::string answer(const LokiQueryRequest& q) const;
 
   const Searcher& index_;
   LokiApiOptions options_;

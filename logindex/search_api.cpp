@@ -1,35 +1,13 @@
 #include "logindex/search_api.h"
 
-#include <charconv>
 #include <chrono>
-#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "common/api_error.h"
-#include "common/config.h"
-#include "common/logging.h"
-#include "common/wire_format.h"
 #include "logindex/search_evaluator.h"
-#include "logindex/search_syntax.h"
 
 namespace strata::logindex {
-namespace {
-
-using http::BadData;
-
-std::optional<std::int64_t> int_param(const http::Request& req, std::string_view name) {
-  auto v = req.param(name);
-  if (!v || v->empty()) return std::nullopt;
-  std::int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size())
-    throw BadData("invalid parameter \"" + std::string(name) + "\": expected an integer, got \"" +
-                  *v + "\"");
-  return n;
-}
-
-}  // namespace
 
 SearchApi::SearchApi(const Searcher& index, SearchApiOptions options, metrics::Registry& registry)
     : index_(index),
@@ -41,10 +19,7 @@ SearchApi::SearchApi(const Searcher& index, SearchApiOptions options, metrics::R
                                    "Time to answer a valid search.")) {}
 
 void SearchApi::register_routes(http::HttpServer& server) {
-  auto handler = [this](const http::Request& r) { return search(r); };
-  server.add_route("GET", "/api/v1/logs/search", handler);
-  server.add_route("POST", "/api/v1/logs/search", handler);
-  server.add_route("GET", "/api/v1/search", handler);  // the first slice's path
+  add_search_routes(server, [this](const http::Request& r) { return search(r); });
 }
 
 http::Response SearchApi::search(const http::Request& req) const {
@@ -53,87 +28,17 @@ http::Response SearchApi::search(const http::Request& req) const {
   LogSearch q;
   LogSearchResult found;
   try {
-    try {
-      auto text = req.param("q");
-      if (!text) throw BadData("missing parameter \"q\": give a search such as q=error");
-      q.root = parse_search(*text);
-    } catch (const SearchSyntaxError& e) {
-      throw BadData("invalid parameter \"q\": " + std::string(e.what()));
-    }
-    q.limit = options_.default_limit;
-    if (auto limit = int_param(req, "limit")) {
-      if (*limit < 1 || static_cast<std::uint64_t>(*limit) > options_.max_limit)
-        throw BadData("invalid parameter \"limit\": must be between 1 and " +
-                      std::to_string(options_.max_limit) + ", got " + std::to_string(*limit));
-      q.limit = static_cast<std::size_t>(*limit);
-    }
-    if (auto start = int_param(req, "start")) q.start_ns = *start;
-    if (auto end = int_param(req, "end")) q.end_ns = *end;
-    if (q.end_ns < q.start_ns)
-      throw BadData("invalid parameter \"end\": end must not be before start");
-    for (const auto& s : req.params_all("stream")) {
-      auto eq = s.find('=');
-      if (eq == std::string::npos || eq == 0 || !wire::valid_label_name(s.substr(0, eq)))
-        throw BadData("invalid parameter \"stream\": expected <label>=<value>, got \"" + s + "\"");
-      q.stream_equals.emplace_back(s.substr(0, eq), s.substr(eq + 1));
-    }
-    if (auto step = req.param("step"); step && !step->empty()) {
-      std::chrono::milliseconds ms;
-      try {
-        ms = config::parse_duration(*step, "step");
-      } catch (const config::ConfigError&) {
-        throw BadData("invalid parameter \"step\": expected a duration like 1m, got \"" + *step +
-                      "\"");
-      }
-      if (ms.count() <= 0) throw BadData("invalid parameter \"step\": must be positive");
-      if (!req.param("start") || !req.param("end"))
-        throw BadData("parameter \"step\" needs \"start\" and \"end\"");
-      q.step_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(ms).count();
-    }
+    q = search_request(req, options_);
     try {
       found = run_search(index_.parts(), q);
     } catch (const std::invalid_argument& e) {
-      throw BadData(e.what());
+      throw http::BadData(e.what());
     }
-  } catch (const BadData& e) {
+  } catch (const http::BadData& e) {
     bad_requests_.inc();
     return http::Response::json(400, http::api_error_json("bad_data", e.what()));
   }
-
-  const SearchResult& result = found.result;
-  std::string out = R"({"status":"success","data":{"result":[)";
-  bool first = true;
-  for (const auto& hit : result.hits) {
-    if (!first) out += ',';
-    first = false;
-    out += R"({"stream":{)";
-    bool first_label = true;
-    for (const auto& [n, v] : hit.stream.items()) {
-      if (!first_label) out += ',';
-      first_label = false;
-      logging::append_json_string(out, n);
-      out += ':';
-      logging::append_json_string(out, v);
-    }
-    out += R"(},"ts":")";
-    out += std::to_string(hit.timestamp_ns);
-    out += R"(","line":)";
-    logging::append_json_string(out, hit.line);
-    out += '}';
-  }
-  out += ']';
-  if (q.step_ns > 0) {
-    out += R"(,"histogram":[)";
-    for (std::size_t k = 0; k < found.histogram.size(); ++k) {
-      if (k) out += ',';
-      out += "[\"" + std::to_string(found.histogram[k].first) + "\"," +
-             std::to_string(found.histogram[k].second) + "]";
-    }
-    out += ']';
-  }
-  out += R"(,"stats":{"matched":)";
-  out += std::to_string(result.matched);
-  out += "}}}";
+  std::string out = search_json(found, q.step_ns > 0);
   duration_.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return http::Response::json(200, std::move(out));

@@ -20,8 +20,9 @@
 // message names the position --, limit out of range, unparsable times, end
 // before start) is 400 {"status":"error","errorType":"bad_data","error":"..."}.
 //
-// It serves any Searcher: the LogStore in the server, a bare MemoryIndex in
-// tests.
+// Parameters and JSON are search_api_format.h's, shared with the fan-out
+// over shards (fanout.h). It serves any Searcher: the LogStore in the
+// server, a bare MemoryIndex in tests.
 //
 // Thread-safety: the handler only reads the index and may run concurrently.
 #pragma once
@@ -31,13 +32,9 @@
 #include "common/http_server.h"
 #include "common/metrics_registry.h"
 #include "logindex/query.h"
+#include "logindex/search_api_format.h"
 
 namespace strata::logindex {
-
-struct SearchApiOptions {
-  std::size_t default_limit = 100;
-  std::size_t max_limit = 5000;
-};
 
 class SearchApi {
  public:

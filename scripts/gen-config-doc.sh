@@ -19,7 +19,8 @@ OUT=${2:-docs/config.md}
   echo "flags; maps are YAML maps or \`a=b,c=d\` flags."
   echo
   for bin in allinone/strata agent/strata-agent collector/strata-collector tsdb/strata-tsdb \
-             logindex/strata-logindex alerting/strata-alerting allinone/strata-broker; do
+             logindex/strata-logindex alerting/strata-alerting allinone/strata-broker \
+             allinone/strata-query; do
     "$B/$bin" --help-markdown
   done
 } > "$OUT"

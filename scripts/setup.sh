@@ -14,6 +14,8 @@ PACKAGES=(
   libxxhash-dev libbenchmark-dev libssl-dev
   # tools the tests and benchmarks use
   curl wrk procps openssl ripgrep sqlite3 libsqlite3-dev
+  # systemd-analyze: tests/deploy checks the units under deploy/systemd
+  systemd
   # peers the tests and benchmarks run side by side, and the libFuzzer runtime
   prometheus victoria-metrics prometheus-node-exporter prometheus-alertmanager clang libclang-rt-14-dev
   # Prometheus's Python client: a real OpenMetrics exposition for the scrape tests

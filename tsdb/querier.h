@@ -46,6 +46,9 @@ struct SelectHints {
   std::string func;
   // Forces a resolution (0, 300000 or 3600000) instead of picking one.
   std::optional<std::int64_t> resolution;
+  // Where a store that could only answer in part (a shard down) appends why
+  // (query_store.h); nullptr: the caller does not collect warnings.
+  std::vector<std::string>* warnings = nullptr;
 };
 
 // Which aggregate answers `func` on downsampled data: counter for

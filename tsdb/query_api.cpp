@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/wire_format.h"
+#include "tsdb/db.h"
 #include "tsdb/promql/ast_json.h"
 #include "tsdb/promql/parser.h"
 #include "tsdb/promql/printer.h"
@@ -41,12 +42,18 @@ void append_labels(std::string& out, const Labels& labels) {
 }
 
 // `data` is already JSON.
-http::Response success(const std::string& data, bool truncated) {
+// `warnings`: the store's (a shard missing), then the truncation one.
+http::Response success(const std::string& data, bool truncated,
+                       std::vector<std::string> warnings = {}) {
+  if (truncated) warnings.emplace_back(kTruncatedWarning);
   std::string out = R"({"status":"success","data":)";
   out += data;
-  if (truncated) {
+  if (!warnings.empty()) {
     out += R"(,"warnings":[)";
-    logging::append_json_string(out, kTruncatedWarning);
+    for (std::size_t i = 0; i < warnings.size(); ++i) {
+      if (i) out += ',';
+      logging::append_json_string(out, warnings[i]);
+    }
     out += ']';
   }
   out += '}';
@@ -111,12 +118,12 @@ TimeRange range_params(const http::Request& req) {
 }
 
 // Union of the series selected by several match[] selectors, sorted.
-std::vector<Labels> select_union(const DB& store,
+std::vector<Labels> select_union(const QueryStore& store,
                                  const std::vector<promql::VectorSelector>& selectors,
-                                 const TimeRange& range) {
+                                 const TimeRange& range, std::vector<std::string>* warnings) {
   std::vector<Labels> out;
   for (const auto& sel : selectors) {
-    auto part = store.series_labels(sel.matchers, range.start, range.end);
+    auto part = store.series_labels(sel.matchers, range.start, range.end, warnings);
     out.insert(out.end(), std::make_move_iterator(part.begin()),
                std::make_move_iterator(part.end()));
   }
@@ -125,7 +132,8 @@ std::vector<Labels> select_union(const DB& store,
   return out;
 }
 
-http::Response string_list(std::vector<std::string> items, std::size_t limit) {
+http::Response string_list(std::vector<std::string> items, std::size_t limit,
+                           std::vector<std::string> warnings = {}) {
   bool truncated = limit > 0 && items.size() > limit;
   if (truncated) items.resize(limit);
   std::string data = "[";
@@ -134,7 +142,7 @@ http::Response string_list(std::vector<std::string> items, std::size_t limit) {
     logging::append_json_string(data, items[i]);
   }
   data += ']';
-  return success(data, truncated);
+  return success(data, truncated, std::move(warnings));
 }
 
 std::int64_t system_now_ms() {
@@ -250,11 +258,10 @@ std::int64_t parse_timestamp(std::string_view text) {
   throw std::invalid_argument("cannot parse \"" + std::string(text) + "\" to a valid timestamp");
 }
 
-QueryApi::QueryApi(const DB& store, QueryApiOptions options, metrics::Registry& registry)
+QueryApi::QueryApi(const QueryStore& store, QueryApiOptions options, metrics::Registry& registry)
     : store_(store),
       options_(std::move(options)),
-      queryable_(store),
-      engine_(queryable_,
+      engine_(store_,
               [this] {
                 auto e = options_.engine;
                 e.lookback_delta = options_.lookback_delta;
@@ -268,32 +275,30 @@ QueryApi::QueryApi(const DB& store, QueryApiOptions options, metrics::Registry& 
   start_ms_ = options_.now_ms();
 }
 
-void QueryApi::register_routes(http::HttpServer& server) {
+void QueryApi::register_routes(http::HttpServer& server, const QueryApi* local) {
+  using Method = http::Response (QueryApi::*)(const http::Request&) const;
+  // The API that answers `r`: this one, or the local one for a fan-out's
+  // own request to this shard.
+  auto route = [this, local](Method m) {
+    return [this, local, m](const http::Request& r) {
+      const QueryApi& api = local != nullptr && r.header(http::kFanoutHeader) ? *local : *this;
+      return (api.*m)(r);
+    };
+  };
   for (const char* method : {"GET", "POST"}) {
-    server.add_route(method, "/api/v1/query", [this](const http::Request& r) { return query(r); });
-    server.add_route(method, "/api/v1/query_range",
-                     [this](const http::Request& r) { return query_range(r); });
-    server.add_route(method, "/api/v1/labels",
-                     [this](const http::Request& r) { return labels(r); });
-    server.add_route(method, "/api/v1/series",
-                     [this](const http::Request& r) { return series(r); });
-  }
-  server.add_prefix_route("GET", "/api/v1/label/",
-                          [this](const http::Request& r) { return label_values(r); });
-  for (const char* method : {"GET", "POST"}) {
-    server.add_route(method, "/api/v1/format_query",
-                     [this](const http::Request& r) { return format_query(r); });
-    server.add_route(method, "/api/v1/parse_query",
-                     [this](const http::Request& r) { return parse_query(r); });
+    server.add_route(method, "/api/v1/query", route(&QueryApi::query));
+    server.add_route(method, "/api/v1/query_range", route(&QueryApi::query_range));
+    server.add_route(method, "/api/v1/labels", route(&QueryApi::labels));
+    server.add_route(method, "/api/v1/series", route(&QueryApi::series));
+    server.add_route(method, "/api/v1/format_query", route(&QueryApi::format_query));
+    server.add_route(method, "/api/v1/parse_query", route(&QueryApi::parse_query));
     server.add_route(method, "/api/v1/query_exemplars",
                      [](const http::Request&) { return success("[]", false); });
   }
-  server.add_route("GET", "/api/v1/status/buildinfo",
-                   [this](const http::Request& r) { return buildinfo(r); });
-  server.add_route("GET", "/api/v1/status/runtimeinfo",
-                   [this](const http::Request& r) { return runtimeinfo(r); });
-  server.add_route("GET", "/api/v1/status/tsdb",
-                   [this](const http::Request& r) { return tsdb_status(r); });
+  server.add_prefix_route("GET", "/api/v1/label/", route(&QueryApi::label_values));
+  server.add_route("GET", "/api/v1/status/buildinfo", route(&QueryApi::buildinfo));
+  server.add_route("GET", "/api/v1/status/runtimeinfo", route(&QueryApi::runtimeinfo));
+  server.add_route("GET", "/api/v1/status/tsdb", route(&QueryApi::tsdb_status));
   server.add_route("GET", "/api/v1/metadata",
                    [](const http::Request&) { return success("{}", false); });
 }
@@ -405,18 +410,7 @@ std::string result_json(const promql::Value& value) {
 }
 
 http::Response query_response(const promql::QueryResult& r) {
-  std::string out = R"({"status":"success","data":)";
-  out += result_json(r.value);
-  if (!r.warnings.empty()) {
-    out += R"(,"warnings":[)";
-    for (std::size_t i = 0; i < r.warnings.size(); ++i) {
-      if (i) out += ',';
-      logging::append_json_string(out, r.warnings[i]);
-    }
-    out += ']';
-  }
-  out += '}';
-  return http::Response::json(200, std::move(out));
+  return success(result_json(r.value), false, r.warnings);
 }
 
 int status_for(promql::ErrorType t) {
@@ -503,11 +497,12 @@ http::Response QueryApi::labels(const http::Request& req) const {
     auto range = range_params(req);
     std::size_t limit = limit_param(req);
     if (range.empty()) return string_list({}, limit);
-    if (selectors.empty()) return string_list(store_.label_names(), limit);
+    std::vector<std::string> warnings;
+    if (selectors.empty()) return string_list(store_.label_names(&warnings), limit, warnings);
     std::set<std::string> names;
-    for (const auto& l : select_union(store_, selectors, range))
+    for (const auto& l : select_union(store_, selectors, range, &warnings))
       for (const auto& [n, v] : l.items()) names.insert(n);
-    return string_list({names.begin(), names.end()}, limit);
+    return string_list({names.begin(), names.end()}, limit, warnings);
   });
 }
 
@@ -526,13 +521,15 @@ http::Response QueryApi::label_values(const http::Request& req) const {
     auto range = range_params(req);
     std::size_t limit = limit_param(req);
     if (range.empty()) return string_list({}, limit);
-    if (selectors.empty()) return string_list(store_.label_values(name), limit);
+    std::vector<std::string> warnings;
+    if (selectors.empty())
+      return string_list(store_.label_values(name, &warnings), limit, warnings);
     std::set<std::string> values;
-    for (const auto& l : select_union(store_, selectors, range)) {
+    for (const auto& l : select_union(store_, selectors, range, &warnings)) {
       auto v = l.get(name);
       if (!v.empty()) values.emplace(v);
     }
-    return string_list({values.begin(), values.end()}, limit);
+    return string_list({values.begin(), values.end()}, limit, warnings);
   });
 }
 
@@ -543,7 +540,8 @@ http::Response QueryApi::series(const http::Request& req) const {
     auto range = range_params(req);
     std::size_t limit = limit_param(req);
     if (range.empty()) return success("[]", false);
-    auto all = select_union(store_, selectors, range);
+    std::vector<std::string> warnings;
+    auto all = select_union(store_, selectors, range, &warnings);
     bool truncated = limit > 0 && all.size() > limit;
     if (truncated) all.resize(limit);
     std::string data = "[";
@@ -552,7 +550,7 @@ http::Response QueryApi::series(const http::Request& req) const {
       append_labels(data, all[i]);
     }
     data += ']';
-    return success(data, truncated);
+    return success(data, truncated, std::move(warnings));
   });
 }
 
@@ -597,24 +595,33 @@ http::Response QueryApi::runtimeinfo(const http::Request&) const {
   logging::append_json_escaped(data, std::filesystem::current_path(ec).string());
   data += R"(","reloadConfigSuccess":true,"lastConfigTime":")";
   data += logging::format_rfc3339_ms(start_ms_);
+  const DB* db = store_.local_db();
   data += R"(","corruptionCount":)";
-  data += std::to_string(store_.open_report().corruptions.size());
+  data += std::to_string(db ? db->open_report().corruptions.size() : 0);
   data += R"(,"goroutineCount":0,"GOMAXPROCS":)";
   data += std::to_string(std::thread::hardware_concurrency());
   data += R"(,"GOMEMLIMIT":0,"GOGC":"","GODEBUG":"","storageRetention":")";
-  data += promql::format_duration(std::chrono::milliseconds(store_.options().retention_raw_ms));
+  // A query node holds no data: its retention is its shards'.
+  if (db)
+    data += promql::format_duration(std::chrono::milliseconds(db->options().retention_raw_ms));
   data += "\"}";
   return success(data, false);
 }
 
 http::Response QueryApi::tsdb_status(const http::Request& req) const {
   return guarded(queries_, bad_requests_, [&] {
+    const DB* db = store_.local_db();
+    if (db == nullptr)
+      return http::Response::json(
+          404, http::api_error_json("not_found",
+                                    "a query node holds no head: ask a store node's "
+                                    "/api/v1/status/tsdb for its shard's cardinality"));
     std::size_t limit = limit_param(req);
     if (limit == 0) limit = 10;  // Prometheus's default
     // Cardinality over every series the store holds (head and blocks).
     std::map<std::string, std::uint64_t> by_metric, pair_count, label_bytes;
     std::map<std::string, std::set<std::string>> values_by_label;
-    const auto all = store_.series_labels({});
+    const auto all = db->series_labels({});
     for (const auto& l : all) {
       ++by_metric[std::string(l.get("__name__"))];
       for (const auto& [n, v] : l.items()) {
@@ -640,7 +647,7 @@ http::Response QueryApi::tsdb_status(const http::Request& req) const {
       return out + "]";
     };
     auto identity = [](std::uint64_t x) { return x; };
-    const Head& head = store_.head();
+    const Head& head = db->head();
     std::string data = R"({"headStats":{"numSeries":)";
     data += std::to_string(head.series_count());
     data += R"(,"numLabelPairs":)";

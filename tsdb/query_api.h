@@ -26,6 +26,12 @@
 // 400, execution 422, canceled 499, timeout 503. A range query is refused
 // (bad_data) when it would produce more than 11,000 points per series.
 //
+// Over a FanoutStore (a query node, or a store node given tsdb.query.peers)
+// the same endpoints answer for the whole cluster; a shard that did not
+// answer adds a line to the response's `warnings` instead of silently
+// shrinking the result, and /api/v1/status/tsdb (per-head cardinality) is
+// 404 there: ask the shards.
+//
 // Thread-safety: handlers only read the store and may run concurrently; the
 // engine bounds how many queries evaluate at once.
 #pragma once
@@ -38,8 +44,8 @@
 
 #include "common/http_server.h"
 #include "common/metrics_registry.h"
-#include "tsdb/db.h"
 #include "tsdb/promql/engine.h"
+#include "tsdb/query_store.h"
 
 namespace strata::tsdb {
 
@@ -53,9 +59,13 @@ struct QueryApiOptions {
 
 class QueryApi {
  public:
-  QueryApi(const DB& store, QueryApiOptions options, metrics::Registry& registry);
+  // `store` (the local DbQueryStore or a FanoutStore) must outlive the API.
+  QueryApi(const QueryStore& store, QueryApiOptions options, metrics::Registry& registry);
 
-  void register_routes(http::HttpServer& server);
+  // `local` (optional): the node's own API over its DB, which answers
+  // requests carrying the fan-out header (http::kFanoutHeader) -- a query node
+  // asking this node for its shard only -- so fan-out never recurses.
+  void register_routes(http::HttpServer& server, const QueryApi* local = nullptr);
 
   http::Response query(const http::Request& req) const;
   http::Response query_range(const http::Request& req) const;
@@ -69,9 +79,8 @@ class QueryApi {
   http::Response tsdb_status(const http::Request& req) const;
 
  private:
-  const DB& store_;
+  const QueryStore& store_;
   QueryApiOptions options_;
-  promql::DbQueryable queryable_;
   mutable promql::Engine engine_;
   std::int64_t start_ms_;
   metrics::Counter& queries_;

@@ -10,12 +10,8 @@ void tune_allocator_for_queries() {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
 }
 
-void add_options(config::Schema& s) {
+void add_query_options(config::Schema& s) {
   using config::Type;
-  add_http_options(s, "tsdb", "127.0.0.1:9090");
-  s.add("tsdb.consumer_group", Type::kString, "strata-tsdb",
-        "Kafka consumer group of the tsdb nodes; each node owns a share of the metrics "
-        "topic's partitions.");
   s.add("tsdb.lookback_delta", Type::kDuration, "5m",
         "How far back an instant query looks for a series' latest sample.");
   s.add("tsdb.query.max_samples", Type::kInt, "50000000",
@@ -26,6 +22,26 @@ void add_options(config::Schema& s) {
         "timeout= parameter can only lower it.");
   s.add("tsdb.query.max_concurrency", Type::kInt, "20",
         "PromQL queries evaluated at once; later ones wait for a slot.");
+  s.add("tsdb.query.peers", Type::kList, "",
+        "tsdb nodes to answer queries from (fan-out): one entry per node, [group=]host:port, "
+        "where nodes of one consumer group share a group name and another group is a replica "
+        "(a=t0:9090,a=t1:9090,b=u0:9090). Empty: answer from this node's own data only. On a "
+        "store node, list the node itself to include its data.");
+  s.add("tsdb.query.peer_timeout", Type::kDuration, "30s",
+        "Longest wait for one node's answer; when no replica group answered completely, the "
+        "nodes that did not are named in the response's warnings.");
+}
+
+void add_options(config::Schema& s) {
+  using config::Type;
+  add_http_options(s, "tsdb", "127.0.0.1:9090");
+  s.add("tsdb.consumer_group", Type::kString, "strata-tsdb",
+        "Kafka consumer group of the tsdb nodes; each node owns a share of the metrics "
+        "topic's partitions. A second group over the same topic is a full replica.");
+  add_query_options(s);
+  s.add("tsdb.remote_read.max_samples", Type::kInt, "50000000",
+        "Most samples one remote-read response (POST /api/v1/read) may hold; a larger "
+        "request is refused with 400.");
   s.add("tsdb.ingest.max_poll_messages", Type::kInt, "1000",
         "Most Kafka messages applied (then committed) as one batch.");
   s.add("tsdb.ingest.poll_timeout", Type::kDuration, "250ms",
@@ -96,6 +112,8 @@ IngesterOptions ingester_options(const config::Config& cfg) {
   return o;
 }
 
+}  // namespace
+
 QueryApiOptions query_options(const config::Config& cfg) {
   QueryApiOptions o;
   o.lookback_delta = cfg.positive_duration("tsdb.lookback_delta");
@@ -108,13 +126,46 @@ QueryApiOptions query_options(const config::Config& cfg) {
   return o;
 }
 
+std::optional<FanoutOptions> fanout_options(const config::Config& cfg) {
+  auto peers = parse_peers(cfg.list("tsdb.query.peers"), "tsdb.query.peers");
+  if (peers.empty()) return std::nullopt;
+  FanoutOptions o;
+  o.peers = std::move(peers);
+  o.peer_timeout = cfg.positive_duration("tsdb.query.peer_timeout");
+  return o;
+}
+
+namespace {
+
+http::ServerOptions server_options(const config::Config& cfg) {
+  auto o = http_options(cfg, "tsdb");
+  // Remote read names its snappy block compression in Content-Encoding;
+  // the handler undoes it (the HTTP server knows no snappy).
+  o.passthrough_encodings = {"snappy"};
+  return o;
+}
+
 }  // namespace
 
 TsdbServer::TsdbServer(const config::Config& cfg)
     : db_(std::make_unique<DB>(db_options(cfg))),
-      service_("strata-tsdb", http_options(cfg, "tsdb")) {
-  api_ = std::make_unique<QueryApi>(*db_, query_options(cfg), service_.metrics());
-  api_->register_routes(service_.http());
+      local_store_(std::make_unique<DbQueryStore>(*db_)),
+      service_("strata-tsdb", server_options(cfg)) {
+  local_api_ = std::make_unique<QueryApi>(*local_store_, query_options(cfg), service_.metrics());
+  if (auto fanout = fanout_options(cfg)) {
+    // Queries cover the cluster; a query node's own requests to this shard
+    // (the fan-out header) and remote reads stay local.
+    fanout_store_ = std::make_unique<FanoutStore>(std::move(*fanout));
+    fanout_api_ =
+        std::make_unique<QueryApi>(*fanout_store_, query_options(cfg), service_.metrics());
+    fanout_api_->register_routes(service_.http(), local_api_.get());
+  } else {
+    local_api_->register_routes(service_.http());
+  }
+  RemoteReadOptions rr;
+  rr.max_samples = static_cast<std::size_t>(cfg.positive_integer("tsdb.remote_read.max_samples"));
+  remote_read_ = std::make_unique<RemoteReadApi>(*local_store_, rr, service_.metrics());
+  remote_read_->register_routes(service_.http());
   service_.http().add_route("POST", "/api/v1/admin/tsdb/compact", [this](const http::Request&) {
     try {
       db_->maintain(true);

@@ -17,19 +17,30 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/config.h"
 #include "common/service.h"
 #include "tsdb/db.h"
+#include "tsdb/fanout_store.h"
 #include "tsdb/ingester.h"
 #include "tsdb/query_api.h"
+#include "tsdb/remote_read.h"
 
 namespace strata::tsdb {
 
 // Declares every tsdb.* option (listen address, HTTP limits, consumer group,
 // lookback, ingest batch size, storage).
 void add_options(config::Schema& schema);
+// Declares the query-side tsdb.* options alone (lookback, query limits,
+// tsdb.query.peers): what a query node (strata-query) needs.
+void add_query_options(config::Schema& schema);
+// The PromQL API options the config describes (throws ConfigError).
+QueryApiOptions query_options(const config::Config& cfg);
+// The fan-out the tsdb.query.* keys describe; nullopt when tsdb.query.peers
+// is empty (throws ConfigError on a malformed peer).
+std::optional<FanoutOptions> fanout_options(const config::Config& cfg);
 
 // Call once at process start, before threads: queries allocate and free
 // tens of MB of decoded samples each, and with glibc's default trim
@@ -59,8 +70,12 @@ class TsdbServer {
   // Declared first: the metric callbacks and handlers read it until the
   // service is gone.
   std::unique_ptr<DB> db_;
+  std::unique_ptr<DbQueryStore> local_store_;
   Service service_;
-  std::unique_ptr<QueryApi> api_;
+  std::unique_ptr<QueryApi> local_api_;
+  std::unique_ptr<FanoutStore> fanout_store_;  // with tsdb.query.peers only
+  std::unique_ptr<QueryApi> fanout_api_;       // with tsdb.query.peers only
+  std::unique_ptr<RemoteReadApi> remote_read_;
   std::unique_ptr<Ingester> ingester_;
   bool started_ = false;
   bool stopped_ = false;

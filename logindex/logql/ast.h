@@ -84,6 +84,10 @@ struct MetricExpr {
 
   Kind kind = Kind::kNumber;
   std::size_t position = 0;
+  // kRange: one past its closing ')', so that [position, end_position) of the
+  // query text is the range function alone (what a fan-out node asks its
+  // shards to evaluate, fanout.h).
+  std::size_t end_position = 0;
   // kRange
   RangeFn range_fn = RangeFn::kCountOverTime;
   LogQuery log;

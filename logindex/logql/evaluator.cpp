@@ -127,10 +127,7 @@ void scan_part(const PartView& part, const StreamSelector& selector,
       last_match = selector.matches(stream);
     }
     if (!last_match) return;
-    if (++stats.entries_scanned > limits.max_entries_scanned)
-      throw EvalError("the query would read more than " +
-                      std::to_string(limits.max_entries_scanned) +
-                      " log lines; narrow the time range or the stream selector");
+    check_scan_limit(++stats.entries_scanned, limits);
     stats.bytes_scanned += line.size();
     fn(stream, ts, line);
   });
@@ -294,17 +291,26 @@ struct Value {
   std::map<Labels, Values> v;  // vector
 };
 
+std::vector<std::int64_t> step_times(const MetricRequest& req) {
+  std::vector<std::int64_t> steps;
+  for (std::int64_t t = req.start_ns; t <= req.end_ns; t += req.step_ns) {
+    steps.push_back(t);
+    if (t > std::numeric_limits<std::int64_t>::max() - req.step_ns) break;
+  }
+  return steps;
+}
+
+std::string detected_level(std::string_view line) {
+  std::size_t from = 0;
+  if (auto ts = detect_timestamp(line, 0)) from = ts->end;
+  std::string_view level = detect_severity(line, from);
+  return level.empty() ? "unknown" : std::string(level);
+}
+
 class MetricEvaluator {
  public:
-  MetricEvaluator(const std::vector<SearchPart>& parts, const MetricRequest& req,
-                  const EvalLimits& limits)
-      : limits_(limits) {
-    for (const auto& p : parts) views_.emplace_back(p);
-    for (std::int64_t t = req.start_ns; t <= req.end_ns; t += req.step_ns) {
-      steps_.push_back(t);
-      if (t > std::numeric_limits<std::int64_t>::max() - req.step_ns) break;
-    }
-  }
+  MetricEvaluator(const MetricRequest& req, const RangeSource& source)
+      : req_(req), source_(source), steps_(step_times(req)) {}
 
   Value eval(const MetricExpr& e, bool detect_level) {
     using K = MetricExpr::Kind;
@@ -335,72 +341,21 @@ class MetricEvaluator {
   EvalStats stats;
 
  private:
+  // The source's series, as values per step (points off the step grid,
+  // which no source produces, are ignored).
   Value range(const MetricExpr& e, bool detect_level) {
-    const std::int64_t range_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(e.range).count();
-    std::map<Labels, std::vector<std::pair<std::int64_t, std::uint64_t>>> series;
-    if (!steps_.empty()) {
-      const std::int64_t start = steps_.front() - range_ns + 1;
-      const std::int64_t end = steps_.back() + 1;
-      Pipeline pipe(e.log);
-      std::vector<Label> labels;
-      for (const auto& view : views_) {
-        scan_part(view, e.log.selector, &e.log.stages, start, end, limits_, stats,
-                  [&](const Labels& stream, std::int64_t ts, std::string_view line) {
-                    if (!pipe.run(stream, line, labels)) return;
-                    if (detect_level && !find_label(labels, "level") &&
-                        !find_label(labels, "detected_level"))
-                      labels.emplace_back("detected_level", detected_level(line));
-                    auto [it, added] = series.try_emplace(to_labels(std::move(labels)));
-                    if (added && series.size() > limits_.max_series)
-                      throw EvalError("maximum of series (" + std::to_string(limits_.max_series) +
-                                      ") reached for a single query; group by fewer labels or "
-                                      "narrow the stream selector");
-                    it->second.emplace_back(ts, pipe.line().size());
-                  });
-      }
-    }
     Value out;
-    const double seconds = static_cast<double>(range_ns) / 1e9;
-    using RF = MetricExpr::RangeFn;
-    for (auto& [labels, points] : series) {
-      std::sort(points.begin(), points.end());
-      std::vector<std::uint64_t> bytes(points.size() + 1, 0);  // prefix sums
-      for (std::size_t k = 0; k < points.size(); ++k) bytes[k + 1] = bytes[k] + points[k].second;
-      Values vals(steps_.size());
-      std::size_t lo = 0, hi = 0;
-      for (std::size_t k = 0; k < steps_.size(); ++k) {
-        const std::int64_t t = steps_[k];
-        while (hi < points.size() && points[hi].first <= t) ++hi;
-        while (lo < hi && points[lo].first <= t - range_ns) ++lo;
-        if (hi == lo) continue;
-        const double count = static_cast<double>(hi - lo);
-        const double b = static_cast<double>(bytes[hi] - bytes[lo]);
-        switch (e.range_fn) {
-          case RF::kCountOverTime:
-            vals[k] = count;
-            break;
-          case RF::kRate:
-            vals[k] = count / seconds;
-            break;
-          case RF::kBytesOverTime:
-            vals[k] = b;
-            break;
-          case RF::kBytesRate:
-            vals[k] = b / seconds;
-            break;
-        }
+    if (steps_.empty()) return out;
+    for (auto& s : source_(e, detect_level, stats)) {
+      Values& vals = out.v[std::move(s.labels)];
+      vals.resize(steps_.size());
+      for (const auto& [t, v] : s.points) {
+        if (t < req_.start_ns || (t - req_.start_ns) % req_.step_ns != 0) continue;
+        const auto k = static_cast<std::size_t>((t - req_.start_ns) / req_.step_ns);
+        if (k < vals.size()) vals[k] = v;
       }
-      out.v.emplace(labels, std::move(vals));
     }
     return out;
-  }
-
-  static std::string detected_level(std::string_view line) {
-    std::size_t from = 0;
-    if (auto ts = detect_timestamp(line, 0)) from = ts->end;
-    std::string_view level = detect_severity(line, from);
-    return level.empty() ? "unknown" : std::string(level);
   }
 
   static const char* agg_name(MetricExpr::AggOp op) {
@@ -565,8 +520,8 @@ class MetricEvaluator {
     return out;
   }
 
-  const EvalLimits& limits_;
-  std::vector<PartView> views_;
+  const MetricRequest& req_;
+  const RangeSource& source_;
   std::vector<std::int64_t> steps_;
 
  public:
@@ -641,8 +596,81 @@ LogResult evaluate_log(const std::vector<SearchPart>& parts, const LogQuery& que
   return out;
 }
 
-MetricResult evaluate_metric(const std::vector<SearchPart>& parts, const MetricExpr& expr,
-                             const MetricRequest& request, const EvalLimits& limits) {
+void check_series_limit(std::size_t series, const EvalLimits& limits) {
+  if (series > limits.max_series)
+    throw EvalError("maximum of series (" + std::to_string(limits.max_series) +
+                    ") reached for a single query; group by fewer labels or narrow the stream "
+                    "selector");
+}
+
+void check_scan_limit(std::uint64_t scanned, const EvalLimits& limits) {
+  if (scanned > limits.max_entries_scanned)
+    throw EvalError("the query would read more than " + std::to_string(limits.max_entries_scanned) +
+                    " log lines; narrow the time range or the stream selector");
+}
+
+std::vector<Series> evaluate_range(const std::vector<SearchPart>& parts, const MetricExpr& e,
+                                   const MetricRequest& request, bool detect_level,
+                                   const EvalLimits& limits, EvalStats& stats) {
+  const std::vector<std::int64_t> steps = step_times(request);
+  if (steps.empty()) return {};
+  const std::int64_t range_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(e.range).count();
+  std::map<Labels, std::vector<std::pair<std::int64_t, std::uint64_t>>> series;
+  const std::int64_t start = steps.front() - range_ns + 1;
+  const std::int64_t end = steps.back() + 1;
+  Pipeline pipe(e.log);
+  std::vector<Label> labels;
+  for (const auto& part : parts) {
+    PartView view(part);
+    scan_part(
+        view, e.log.selector, &e.log.stages, start, end, limits, stats,
+        [&](const Labels& stream, std::int64_t ts, std::string_view line) {
+          if (!pipe.run(stream, line, labels)) return;
+          if (detect_level && !find_label(labels, "level") && !find_label(labels, "detected_level"))
+            labels.emplace_back("detected_level", detected_level(line));
+          auto [it, added] = series.try_emplace(to_labels(std::move(labels)));
+          if (added) check_series_limit(series.size(), limits);
+          it->second.emplace_back(ts, pipe.line().size());
+        });
+  }
+  std::vector<Series> out;
+  const double seconds = static_cast<double>(range_ns) / 1e9;
+  using RF = MetricExpr::RangeFn;
+  for (auto& [labels, points] : series) {
+    std::sort(points.begin(), points.end());
+    std::vector<std::uint64_t> bytes(points.size() + 1, 0);  // prefix sums
+    for (std::size_t k = 0; k < points.size(); ++k) bytes[k + 1] = bytes[k] + points[k].second;
+    Series s{labels, {}};
+    std::size_t lo = 0, hi = 0;
+    for (const std::int64_t t : steps) {
+      while (hi < points.size() && points[hi].first <= t) ++hi;
+      while (lo < hi && points[lo].first <= t - range_ns) ++lo;
+      if (hi == lo) continue;
+      const double count = static_cast<double>(hi - lo);
+      const double b = static_cast<double>(bytes[hi] - bytes[lo]);
+      switch (e.range_fn) {
+        case RF::kCountOverTime:
+          s.points.emplace_back(t, count);
+          break;
+        case RF::kRate:
+          s.points.emplace_back(t, count / seconds);
+          break;
+        case RF::kBytesOverTime:
+          s.points.emplace_back(t, b);
+          break;
+        case RF::kBytesRate:
+          s.points.emplace_back(t, b / seconds);
+          break;
+      }
+    }
+    if (!s.points.empty()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+MetricResult evaluate_metric(const MetricExpr& expr, const MetricRequest& request,
+                             const RangeSource& source) {
   if (request.step_ns <= 0) throw EvalError("step must be positive");
   if (request.end_ns < request.start_ns) throw EvalError("end must not be before start");
   const std::uint64_t span =
@@ -652,8 +680,8 @@ MetricResult evaluate_metric(const std::vector<SearchPart>& parts, const MetricE
     throw EvalError("exceeded maximum resolution of " + std::to_string(kMaxSteps) +
                     " points per series (" + std::to_string(n) +
                     "); use a larger step or a shorter range");
-  MetricEvaluator ev(parts, request, limits);
-  Value v = ev.eval(expr, false);
+  MetricEvaluator ev(request, source);
+  Value v = ev.eval(expr, request.detect_level);
   MetricResult out;
   out.stats = ev.stats;
   out.scalar = v.scalar;
@@ -672,6 +700,14 @@ MetricResult evaluate_metric(const std::vector<SearchPart>& parts, const MetricE
     }
   }
   return out;
+}
+
+MetricResult evaluate_metric(const std::vector<SearchPart>& parts, const MetricExpr& expr,
+                             const MetricRequest& request, const EvalLimits& limits) {
+  return evaluate_metric(
+      expr, request, [&](const MetricExpr& range, bool detect_level, EvalStats& stats) {
+        return evaluate_range(parts, range, request, detect_level, limits, stats);
+      });
 }
 
 }  // namespace strata::logindex::logql

@@ -104,6 +104,10 @@ struct MetricRequest {
   std::int64_t start_ns = 0;  // first step
   std::int64_t end_ns = 0;    // last step is the last start + k*step <= end
   std::int64_t step_ns = 1;   // > 0
+  // Give entries without `level` a detected_level label, as if an outer
+  // aggregation grouped by level: what a fan-out node asks a shard for when
+  // it evaluates such an aggregation itself over the shard's range series.
+  bool detect_level = false;
 };
 
 struct Series {
@@ -119,6 +123,38 @@ struct MetricResult {
 
 MetricResult evaluate_metric(const std::vector<SearchPart>& parts, const MetricExpr& expr,
                              const MetricRequest& request, const EvalLimits& limits = {});
+
+// The series of one range function -- a kRange node such as
+// count_over_time({job="x"}[5m]) -- at the request's steps: one Series per
+// label set (stream plus extracted labels, detected_level when
+// `detect_level`), points only at step times, ascending; series without
+// points may be left out. It adds what it reads to `stats`.
+//
+// evaluate_metric(parts, ...) computes them from the store's parts
+// (evaluate_range below); a fan-out node (fanout.h) gathers them from its
+// shards and evaluates the rest of the expression -- aggregations, binary
+// operators -- with evaluate_metric(expr, request, source), so its answer is
+// exactly a single node's.
+using RangeSource = std::function<std::vector<Series>(const MetricExpr& range, bool detect_level,
+                                                      EvalStats& stats)>;
+
+// Evaluates `expr`, asking `source` for every range function it contains
+// (once per occurrence, in evaluation order). Validates the request (step,
+// end, kMaxSteps) first; EvalError on a bad one.
+MetricResult evaluate_metric(const MetricExpr& expr, const MetricRequest& request,
+                             const RangeSource& source);
+
+// The range function `range` (a kRange node) over the parts: a RangeSource.
+// Enforces max_series and max_entries_scanned.
+std::vector<Series> evaluate_range(const std::vector<SearchPart>& parts, const MetricExpr& range,
+                                   const MetricRequest& request, bool detect_level,
+                                   const EvalLimits& limits, EvalStats& stats);
+
+// The limits' errors, shared with the fan-out, which applies them to what
+// its shards sent together: EvalError when `series` exceeds max_series or
+// `scanned` exceeds max_entries_scanned.
+void check_series_limit(std::size_t series, const EvalLimits& limits);
+void check_scan_limit(std::uint64_t scanned, const EvalLimits& limits);
 
 // Shared with the API's series and index-stats endpoints: calls
 // fn(stream, ts, line) for every entry of a stream the selector matches with

@@ -547,6 +547,7 @@ class Parser {
       skip();
       if (ident_here() == "offset") fail("offset is not supported");
       expect(")");
+      n->end_position = i_;
       return n;
     }
     if (w == "vector") {

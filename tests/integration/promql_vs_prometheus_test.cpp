@@ -728,7 +728,7 @@ TEST_CASE("promql engine agrees with Prometheus on a shared dataset", "[promql][
 
   tsdb::testdb::TempDb strata_db;
   for (const auto& s : data) strata_db.db->append(s.labels, s.samples);
-  promql::DbQueryable store(*strata_db.db);
+  tsdb::DbQueryStore store(*strata_db.db);
   promql::Engine engine(store);
 
   Prometheus prom(dir + "/prom");
@@ -806,7 +806,7 @@ TEST_CASE("promql engine agrees with Prometheus on a shared dataset", "[promql][
   // errorType; the same message where it is not a parse error (our parse
   // errors say "parse error at char N", Prometheus's "1:N: parse error").
   metrics::Registry registry;
-  tsdb::QueryApi api(*strata_db.db, tsdb::QueryApiOptions{}, registry);
+  tsdb::QueryApi api(store, tsdb::QueryApiOptions{}, registry);
   struct ApiCase {
     std::string path;
     std::vector<std::pair<std::string, std::string>> params;

@@ -13,6 +13,7 @@
 #include "common/wire_format.h"
 #include "tests/unit/tsdb_test_db.h"
 #include "tsdb/promql/engine.h"
+#include "tsdb/query_store.h"
 
 using namespace strata;
 using namespace strata::tsdb;
@@ -25,7 +26,7 @@ std::int64_t ms(double seconds) { return static_cast<std::int64_t>(std::llround(
 
 struct Fixture {
   testdb::TempDb tmp;
-  DbQueryable store{*tmp.db};
+  DbQueryStore store{*tmp.db};
   Engine engine{store};
 
   // (seconds, value) pairs.

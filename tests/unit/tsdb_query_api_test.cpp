@@ -31,8 +31,10 @@ constexpr std::int64_t kNow = 1'700'000'000'123;
 struct Fixture {
   testdb::TempDb tmp;
   DB& store = *tmp.db;
+  DbQueryStore query_store{store};
   metrics::Registry registry;
-  QueryApi api{store, QueryApiOptions{std::chrono::minutes(5), [] { return kNow; }, {}}, registry};
+  QueryApi api{query_store, QueryApiOptions{std::chrono::minutes(5), [] { return kNow; }, {}},
+               registry};
 
   Fixture() {
     store.append(Labels{{"__name__", "up"}, {"job", "api"}, {"instance", "a:1"}},
@@ -133,8 +135,9 @@ TEST_CASE("query api: instant query in Prometheus's exact JSON", "[tsdb][api]") 
 TEST_CASE("query api: non-finite values are strings", "[tsdb][api]") {
   testdb::TempDb tmp;
   DB& store = *tmp.db;
+  DbQueryStore query_store{store};
   metrics::Registry reg;
-  QueryApi api(store,
+  QueryApi api(query_store,
                QueryApiOptions{std::chrono::minutes(5), [] { return std::int64_t{10'000}; }, {}},
                reg);
   store.append(Labels{{"__name__", "m"}, {"k", "nan"}},

@@ -8,7 +8,6 @@
 #include <unordered_set>
 
 #include "common/wire_format.h"
-#include "tsdb/db.h"
 #include "tsdb/promql/aggregation.h"
 #include "tsdb/promql/ast.h"
 #include "tsdb/promql/function_eval.h"
@@ -17,12 +16,6 @@
 namespace strata::tsdb::promql {
 
 Queryable::~Queryable() = default;
-
-std::vector<strata::tsdb::Series> DbQueryable::select(const std::vector<LabelMatcher>& matchers,
-                                                      std::int64_t mint, std::int64_t maxt,
-                                                      const SelectHints& hints) const {
-  return db_.select(matchers, mint, maxt, hints);
-}
 
 std::string_view to_string(ErrorType type) {
   switch (type) {
@@ -354,9 +347,12 @@ class Evaluator {
     hints.step_ms = hint_step_;
     hints.func = std::string(func);
     hints.resolution = q_.query_options.max_source_resolution;
+    std::vector<std::string> store_warnings;
+    hints.warnings = &store_warnings;
     std::vector<RawSeries> out;
     std::size_t loaded = 0;
     const auto selected = q_.store.select(matchers, mint, maxt, hints);
+    for (auto& w : store_warnings) q_.warn(std::move(w));
     TimestampColumnCache columns;  // shared by the series, dropped before them
     for (const auto& s : selected) {
       RawSeries r{s.labels, {}};

@@ -34,32 +34,17 @@
 #include "tsdb/promql/value.h"
 #include "tsdb/querier.h"
 
-namespace strata::tsdb {
-class DB;
-}
-
 namespace strata::tsdb::promql {
 
 // Where series come from. select() returns the series matching every
 // matcher with their data in [mint, maxt] (both inclusive), sorted by labels.
+// DbQueryStore (query_store.h) reads the local DB, FanoutStore the shards.
 class Queryable {
  public:
   virtual ~Queryable();
   virtual std::vector<strata::tsdb::Series> select(const std::vector<LabelMatcher>& matchers,
                                                    std::int64_t mint, std::int64_t maxt,
                                                    const SelectHints& hints) const = 0;
-};
-
-// A Queryable over a DB; the DB must outlive it.
-class DbQueryable : public Queryable {
- public:
-  explicit DbQueryable(const DB& db) : db_(db) {}
-  std::vector<strata::tsdb::Series> select(const std::vector<LabelMatcher>& matchers,
-                                           std::int64_t mint, std::int64_t maxt,
-                                           const SelectHints& hints) const override;
-
- private:
-  const DB& db_;
 };
 
 // Prometheus's API errorType values.
