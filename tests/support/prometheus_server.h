@@ -27,10 +27,12 @@ inline bool prometheus_installed() {
 
 class PrometheusServer {
  public:
-  // `data_dir` empty: a fresh temp dir.
-  explicit PrometheusServer(const std::string& data_dir = "") {
+  // `data_dir` empty: a fresh temp dir. `extra_config`: appended to
+  // prometheus.yml (e.g. a remote_read section).
+  explicit PrometheusServer(const std::string& data_dir = "",
+                            const std::string& extra_config = "") {
     dir_ = temp_dir("prometheus-peer");
-    std::ofstream(dir_ + "/prometheus.yml") << "global:\n  scrape_interval: 1m\n";
+    std::ofstream(dir_ + "/prometheus.yml") << "global:\n  scrape_interval: 1m\n" << extra_config;
     port_ = free_port();
     proc_ = std::make_unique<ChildProcess>(
         "prometheus", kPrometheusBinary,
