@@ -27,6 +27,10 @@ QueryNode::QueryNode(const config::Config& cfg)
     metrics_api_ = std::make_unique<tsdb::QueryApi>(*metrics_store_, tsdb::query_options(cfg),
                                                     service_.metrics());
     metrics_api_->register_routes(service_.http());
+    tsdb::FanoutStore* store = metrics_store_.get();
+    service_.metrics().gauge_callback("strata_query_pushdowns",
+                                      "Aggregations evaluated on the shards (tsdb.query.pushdown).",
+                                      [store] { return static_cast<double>(store->pushdowns()); });
   }
   if (!logs.peers.empty()) {
     auto fanout = std::make_shared<logindex::LogFanout>(std::move(logs), service_.metrics());

@@ -1,6 +1,7 @@
 #include "tsdb/fanout_store.h"
 
 #include <algorithm>
+#include <cmath>
 #include <future>
 #include <map>
 #include <set>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "common/wire_format.h"
 #include "tsdb/chunk_encoding.h"
 #include "tsdb/query_api.h"
 #include "tsdb/remote_read.h"
@@ -133,9 +135,9 @@ void FanoutStore::release(std::unique_ptr<http::HttpClient> client) const {
 }
 
 template <class T>
-std::vector<T> FanoutStore::gather(const Call& call,
-                                   const std::function<T(const std::string&)>& decode,
-                                   std::vector<std::string>* warnings) const {
+std::vector<std::optional<T>> FanoutStore::gather_each(
+    const Call& call, const std::function<T(const std::string&)>& decode,
+    std::vector<std::string>& errors) const {
   const auto& peers = options_.peers;
   std::vector<std::future<T>> pending;
   pending.reserve(peers.size());
@@ -153,16 +155,31 @@ std::vector<T> FanoutStore::gather(const Call& call,
       return decode(r.body);
     }));
   }
-  std::vector<T> out;
-  std::vector<bool> answered(peers.size(), false);
-  std::vector<std::string> errors(peers.size());
+  std::vector<std::optional<T>> out(peers.size());
+  errors.assign(peers.size(), std::string());
   for (std::size_t i = 0; i < peers.size(); ++i) {
     try {
-      out.push_back(pending[i].get());
-      answered[i] = true;
+      out[i] = pending[i].get();
     } catch (const std::exception& e) {
       errors[i] = e.what();
     }
+  }
+  return out;
+}
+
+template <class T>
+std::vector<T> FanoutStore::gather(const Call& call,
+                                   const std::function<T(const std::string&)>& decode,
+                                   std::vector<std::string>* warnings) const {
+  const auto& peers = options_.peers;
+  std::vector<std::string> errors;
+  auto each = gather_each(call, decode, errors);
+  std::vector<T> out;
+  std::vector<bool> answered(peers.size(), false);
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    if (!each[i]) continue;
+    answered[i] = true;
+    out.push_back(std::move(*each[i]));
   }
   if (out.empty()) {
     std::string why;
@@ -254,6 +271,95 @@ std::vector<std::string> FanoutStore::label_values(std::string_view name,
         return c.get(base + path, kFanoutHeaders);
       },
       decode_string_list, warnings));
+}
+
+namespace {
+
+// A Prometheus API query answer (vector or matrix) as a Matrix.
+promql::Matrix decode_query_result(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element data = api_data(parser, body);
+  std::string_view type;
+  simdjson::dom::array result;
+  if (data["resultType"].get(type) != simdjson::SUCCESS ||
+      data["result"].get(result) != simdjson::SUCCESS)
+    throw std::runtime_error("the answer has no resultType/result");
+  if (type != "vector" && type != "matrix")
+    throw std::runtime_error("unexpected resultType " + std::string(type));
+  auto point = [](simdjson::dom::element p) {
+    double t = 0;
+    std::string_view v;
+    if (p.at(0).get(t) != simdjson::SUCCESS || p.at(1).get(v) != simdjson::SUCCESS)
+      throw std::runtime_error("a sample is not [time, \"value\"]");
+    return promql::Point{std::llround(t * 1000), wire::parse_value(v)};
+  };
+  promql::Matrix out;
+  for (auto item : result) {
+    promql::Series s;
+    std::vector<Label> labels;
+    simdjson::dom::object metric;
+    if (item["metric"].get(metric) != simdjson::SUCCESS)
+      throw std::runtime_error("a result has no metric");
+    for (auto field : metric) {
+      std::string_view value;
+      if (field.value.get(value) != simdjson::SUCCESS)
+        throw std::runtime_error("a label value is not a string");
+      labels.emplace_back(std::string(field.key), std::string(value));
+    }
+    s.labels = Labels(std::move(labels));
+    if (type == "vector") {
+      s.points.push_back(point(item["value"]));
+    } else {
+      simdjson::dom::array values;
+      if (item["values"].get(values) != simdjson::SUCCESS)
+        throw std::runtime_error("a matrix series has no values");
+      for (auto p : values) s.points.push_back(point(p));
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string resolution_param(std::int64_t ms) {
+  return ms == 0 ? "raw" : ms == kRes5m ? "5m" : "1h";
+}
+
+}  // namespace
+
+std::optional<std::vector<promql::Matrix>> FanoutStore::evaluate_on_parts(
+    const PartsQuery& q, std::vector<std::string>*) const {
+  if (!options_.pushdown) return std::nullopt;
+  std::string form = "query=" + http::HttpClient::url_encode(q.expr);
+  if (q.instant) {
+    form += "&time=" + format_timestamp(q.start);
+  } else {
+    form += "&start=" + format_timestamp(q.start) + "&end=" + format_timestamp(q.end) +
+            "&step=" + format_timestamp(q.step);
+  }
+  if (q.resolution) form += "&max_source_resolution=" + resolution_param(*q.resolution);
+  const std::string path = q.instant ? "/api/v1/query" : "/api/v1/query_range";
+  std::vector<std::string> errors;
+  auto each = gather_each<promql::Matrix>(
+      [&](http::HttpClient& c, const std::string& base) {
+        return c.post(
+            base + path, form,
+            {{"Content-Type", "application/x-www-form-urlencoded"}, {"X-Strata-Fanout", "1"}});
+      },
+      decode_query_result, errors);
+  // One whole group's answers: each series once. Otherwise the raw path.
+  const auto& peers = options_.peers;
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    bool complete = true;
+    for (std::size_t j = 0; j < peers.size(); ++j)
+      if (peers[j].group == peers[i].group) complete = complete && each[j].has_value();
+    if (!complete) continue;
+    std::vector<promql::Matrix> parts;
+    for (std::size_t j = 0; j < peers.size(); ++j)
+      if (peers[j].group == peers[i].group) parts.push_back(std::move(*each[j]));
+    pushdowns_.fetch_add(1);
+    return parts;
+  }
+  return std::nullopt;
 }
 
 }  // namespace strata::tsdb

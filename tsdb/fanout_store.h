@@ -30,6 +30,7 @@
 // (one keep-alive client per concurrent request).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -50,6 +51,11 @@ struct FanoutOptions {
   std::chrono::milliseconds peer_timeout{30'000};
   // Largest decompressed remote-read response accepted from one node.
   std::size_t max_response_bytes = std::size_t{1} << 30;
+  // Aggregation push-down (evaluate_on_parts): exact while every series'
+  // samples sit on one node of a group, which a crash during ingest can
+  // break for the samples around it (they are then on two shards, and a
+  // shard-side sum counts them twice). Off: every query ships raw samples.
+  bool pushdown = false;
 };
 
 class FanoutStore : public QueryStore {
@@ -67,8 +73,16 @@ class FanoutStore : public QueryStore {
   std::vector<std::string> label_values(std::string_view name,
                                         std::vector<std::string>* warnings) const override;
   const DB* local_db() const override { return nullptr; }
+  // With options.pushdown: asks one complete replica group's nodes to
+  // evaluate the aggregation on their own series (their Prometheus API,
+  // with the fan-out header); nullopt when no group answered completely
+  // (the engine then reads raw series, which reports what is missing).
+  std::optional<std::vector<promql::Matrix>> evaluate_on_parts(
+      const PartsQuery& query, std::vector<std::string>* warnings) const override;
 
   const FanoutOptions& options() const { return options_; }
+  // Aggregations answered by push-down since start (for /metrics).
+  std::uint64_t pushdowns() const { return pushdowns_.load(); }
 
  private:
   using Call = std::function<http::ClientResponse(http::HttpClient&, const std::string& base)>;
@@ -79,12 +93,19 @@ class FanoutStore : public QueryStore {
   template <class T>
   std::vector<T> gather(const Call& call, const std::function<T(const std::string&)>& decode,
                         std::vector<std::string>* warnings) const;
+  // The same without judging: each peer's decoded answer, or nullopt and
+  // why (`errors`).
+  template <class T>
+  std::vector<std::optional<T>> gather_each(const Call& call,
+                                            const std::function<T(const std::string&)>& decode,
+                                            std::vector<std::string>& errors) const;
   std::unique_ptr<http::HttpClient> acquire() const;
   void release(std::unique_ptr<http::HttpClient> client) const;
 
   FanoutOptions options_;
   mutable std::mutex mu_;
   mutable std::vector<std::unique_ptr<http::HttpClient>> idle_;
+  mutable std::atomic<std::uint64_t> pushdowns_{0};
 };
 
 }  // namespace strata::tsdb

@@ -27,6 +27,12 @@ void add_query_options(config::Schema& s) {
         "where nodes of one consumer group share a group name and another group is a replica "
         "(a=t0:9090,a=t1:9090,b=u0:9090). Empty: answer from this node's own data only. On a "
         "store node, list the node itself to include its data.");
+  s.add("tsdb.query.pushdown", Type::kBool, "false",
+        "Fan-out only: evaluate sum/count/min/max/group over per-series expressions (rate, "
+        "*_over_time, selectors) on the nodes of one complete replica group and combine the "
+        "partial results, instead of pulling raw series. Exact while every series' samples sit "
+        "on one node of the group; a node crash during ingest can leave the samples around it "
+        "on two shards, which push-down then counts twice (docs/tsdb.md).");
   s.add("tsdb.query.peer_timeout", Type::kDuration, "30s",
         "Longest wait for one node's answer; when no replica group answered completely, the "
         "nodes that did not are named in the response's warnings.");
@@ -132,6 +138,7 @@ std::optional<FanoutOptions> fanout_options(const config::Config& cfg) {
   FanoutOptions o;
   o.peers = std::move(peers);
   o.peer_timeout = cfg.positive_duration("tsdb.query.peer_timeout");
+  o.pushdown = cfg.boolean("tsdb.query.pushdown");
   return o;
 }
 
@@ -159,6 +166,10 @@ TsdbServer::TsdbServer(const config::Config& cfg)
     fanout_api_ =
         std::make_unique<QueryApi>(*fanout_store_, query_options(cfg), service_.metrics());
     fanout_api_->register_routes(service_.http(), local_api_.get());
+    FanoutStore* store = fanout_store_.get();
+    service_.metrics().gauge_callback("strata_query_pushdowns",
+                                      "Aggregations evaluated on the shards (tsdb.query.pushdown).",
+                                      [store] { return static_cast<double>(store->pushdowns()); });
   } else {
     local_api_->register_routes(service_.http());
   }

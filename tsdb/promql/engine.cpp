@@ -12,10 +12,16 @@
 #include "tsdb/promql/ast.h"
 #include "tsdb/promql/function_eval.h"
 #include "tsdb/promql/parser.h"
+#include "tsdb/promql/printer.h"
 
 namespace strata::tsdb::promql {
 
 Queryable::~Queryable() = default;
+
+std::optional<std::vector<Matrix>> Queryable::evaluate_on_parts(const PartsQuery&,
+                                                                std::vector<std::string>*) const {
+  return std::nullopt;
+}
 
 std::string_view to_string(ErrorType type) {
   switch (type) {
@@ -270,6 +276,89 @@ Labels absent_labels(const ast::Expr& arg) {
   }
   std::erase_if(items, [](const Label& l) { return l.second.empty(); });
   return Labels(std::move(items));
+}
+
+// Whether `e` computes each output series from one input series alone, so
+// that a store split by series (shards) can evaluate it part by part:
+// selectors, per-series functions of them, arithmetic with numbers. `@`
+// is excluded (start()/end() would resolve against the part's query).
+bool series_local(const ast::Expr& e) {
+  static const std::unordered_set<std::string_view> kPerSeries = {"rate",
+                                                                  "irate",
+                                                                  "increase",
+                                                                  "delta",
+                                                                  "idelta",
+                                                                  "deriv",
+                                                                  "resets",
+                                                                  "changes",
+                                                                  "avg_over_time",
+                                                                  "min_over_time",
+                                                                  "max_over_time",
+                                                                  "sum_over_time",
+                                                                  "count_over_time",
+                                                                  "last_over_time",
+                                                                  "present_over_time",
+                                                                  "stddev_over_time",
+                                                                  "stdvar_over_time",
+                                                                  "abs",
+                                                                  "ceil",
+                                                                  "floor",
+                                                                  "exp",
+                                                                  "ln",
+                                                                  "log2",
+                                                                  "log10",
+                                                                  "sqrt",
+                                                                  "sgn",
+                                                                  "clamp_min",
+                                                                  "clamp_max"};
+  switch (e.kind) {
+    case ExprKind::kNumberLiteral:
+      return true;
+    case ExprKind::kParen:
+      return series_local(*e.as<ast::ParenExpr>().expr);
+    case ExprKind::kUnary:
+      return series_local(*e.as<ast::UnaryExpr>().expr);
+    case ExprKind::kVectorSelector:
+      return e.as<ast::VectorSelector>().at == ast::AtModifier::kNone;
+    case ExprKind::kMatrixSelector:
+      return e.as<ast::MatrixSelector>().selector->at == ast::AtModifier::kNone;
+    case ExprKind::kCall: {
+      const auto& c = e.as<ast::Call>();
+      if (!kPerSeries.contains(c.func->name)) return false;
+      return std::all_of(c.args.begin(), c.args.end(),
+                         [](const ast::ExprPtr& a) { return series_local(*a); });
+    }
+    case ExprKind::kBinary: {
+      const auto& b = e.as<ast::BinaryExpr>();
+      // A vector with a number: per series. Two vectors: matching crosses series.
+      const bool lnum = b.lhs->kind == ExprKind::kNumberLiteral;
+      const bool rnum = b.rhs->kind == ExprKind::kNumberLiteral;
+      if (lnum == rnum) return false;
+      return series_local(*b.lhs) && series_local(*b.rhs);
+    }
+    case ExprKind::kAggregate:
+    case ExprKind::kSubquery:
+    case ExprKind::kStringLiteral:
+      return false;
+  }
+  return false;
+}
+
+// How partial results of `op` combine across parts (sum of sums...).
+std::optional<double (*)(double, double)> combiner(ast::AggregateOp op) {
+  switch (op) {
+    case ast::AggregateOp::kSum:
+    case ast::AggregateOp::kCount:
+      return +[](double a, double b) { return a + b; };
+    case ast::AggregateOp::kMax:
+      return +[](double a, double b) { return std::isnan(a) || b > a ? b : a; };
+    case ast::AggregateOp::kMin:
+      return +[](double a, double b) { return std::isnan(a) || b < a ? b : a; };
+    case ast::AggregateOp::kGroup:
+      return +[](double, double) { return 1.0; };
+    default:
+      return std::nullopt;
+  }
 }
 
 struct RawSeries {
@@ -697,7 +786,40 @@ class Evaluator {
     return b.take();
   }
 
+  // The aggregation evaluated by the store's parts and combined here, or
+  // nullopt (evaluate it here).
+  std::optional<Matrix> pushed_down(const ast::AggregateExpr& a) {
+    const auto combine = combiner(a.op);
+    if (!combine || a.param || !series_local(*a.expr)) return std::nullopt;
+    if (q_.query_options.lookback_delta || r_.steps() > 11'000) return std::nullopt;
+    Queryable::PartsQuery pq;
+    pq.expr = to_string(a);
+    pq.start = r_.start;
+    pq.end = r_.end;
+    pq.step = r_.interval;
+    pq.instant = hint_step_ == 0 && r_.steps() == 1;
+    pq.resolution = q_.query_options.max_source_resolution;
+    std::vector<std::string> warnings;
+    auto parts = q_.store.evaluate_on_parts(pq, &warnings);
+    for (auto& w : warnings) q_.warn(std::move(w));
+    if (!parts) return std::nullopt;
+    std::map<Labels, std::map<std::int64_t, double>> merged;
+    for (const auto& part : *parts)
+      for (const auto& s : part) {
+        auto& points = merged[s.labels];
+        for (const auto& p : s.points) {
+          auto [it, inserted] = points.try_emplace(p.t, p.v);
+          if (!inserted) it->second = (*combine)(it->second, p.v);
+        }
+      }
+    SeriesBuilder b;
+    for (const auto& [labels, points] : merged)
+      for (const auto& [t, v] : points) b.add(labels, t, v);
+    return b.take();
+  }
+
   Matrix eval_aggregate(const ast::AggregateExpr& a) {
+    if (auto m = pushed_down(a)) return std::move(*m);
     const std::size_t n = r_.steps();
     std::vector<double> param(n, 0);
     std::string label;

@@ -45,6 +45,23 @@ class Queryable {
   virtual std::vector<strata::tsdb::Series> select(const std::vector<LabelMatcher>& matchers,
                                                    std::int64_t mint, std::int64_t maxt,
                                                    const SelectHints& hints) const = 0;
+
+  // Aggregation push-down, for a store split into parts that each hold
+  // whole series (shards). `expr` is an aggregation (sum, count, min, max,
+  // group) over an expression that reads each series on its own; the engine
+  // asks this before evaluating such a node and combines what comes back
+  // (sum of sums and counts, max of maxes...). Returns each part's result
+  // at the steps of [start, end] (instant: start == end), or nullopt when the
+  // store cannot push down right now -- then the engine evaluates the node
+  // itself from select(). The default: never.
+  struct PartsQuery {
+    std::string expr;  // PromQL text of the aggregation
+    std::int64_t start = 0, end = 0, step = 0;
+    bool instant = false;
+    std::optional<std::int64_t> resolution;  // max_source_resolution, if forced
+  };
+  virtual std::optional<std::vector<std::vector<Series>>> evaluate_on_parts(
+      const PartsQuery& query, std::vector<std::string>* warnings) const;
 };
 
 // Prometheus's API errorType values.
