@@ -7,7 +7,9 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/http_server.h"
@@ -60,13 +62,22 @@ class FakeCollector {
   std::string address() const { return server_.address(); }
 
   // Every accepted log line per filename label, in arrival order.
-  std::map<std::string, std::vector<std::string>> lines_by_file() const {
+  // `distinct`: an entry identical to one already accepted (same stream,
+  // timestamp and line: a batch the agent sent again because it died before
+  // recording the collector's acknowledgement) counts once, as the log store
+  // keeps it once (docs/logindex.md, deduplication). A line the agent READ
+  // twice carries a new timestamp and still counts twice.
+  std::map<std::string, std::vector<std::string>> lines_by_file(bool distinct = false) const {
     std::lock_guard lock(mu_);
     std::map<std::string, std::vector<std::string>> out;
+    std::set<std::tuple<std::string, std::int64_t, std::string>> seen;
     for (const auto& b : logs_)
       for (const auto& s : b.streams)
-        for (const auto& e : s.entries)
-          out[std::string(s.labels.get("filename"))].push_back(e.line);
+        for (const auto& e : s.entries) {
+          std::string file(s.labels.get("filename"));
+          if (distinct && !seen.emplace(file, e.timestamp_ns, e.line).second) continue;
+          out[file].push_back(e.line);
+        }
     return out;
   }
   std::size_t line_count() const {
