@@ -1,7 +1,5 @@
 #include "common/peer_groups.h"
 
-#include <map>
-
 #include <fmt/format.h>
 
 #include "common/config.h"
@@ -40,15 +38,19 @@ std::vector<PeerNode> parse_peers(const std::vector<std::string>& entries, std::
   return out;
 }
 
-bool some_group_complete(const std::vector<PeerNode>& nodes, const std::vector<bool>& answered) {
-  std::map<std::string_view, bool> complete;
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    auto [it, inserted] = complete.try_emplace(nodes[i].group, true);
-    it->second = it->second && answered[i];
+const std::string* first_complete_group(const std::vector<PeerNode>& nodes,
+                                        const std::vector<bool>& answered) {
+  for (const auto& candidate : nodes) {
+    bool complete = true;
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (nodes[i].group == candidate.group) complete = complete && answered[i];
+    if (complete) return &candidate.group;
   }
-  for (const auto& [group, ok] : complete)
-    if (ok) return true;
-  return false;
+  return nullptr;
+}
+
+bool some_group_complete(const std::vector<PeerNode>& nodes, const std::vector<bool>& answered) {
+  return first_complete_group(nodes, answered) != nullptr;
 }
 
 std::vector<std::string> partial_warnings(const std::vector<PeerNode>& nodes,

@@ -42,6 +42,11 @@ std::vector<PeerNode> parse_peers(const std::vector<std::string>& entries, std::
 // node of some group answered, i.e. the merged answer is complete.
 bool some_group_complete(const std::vector<PeerNode>& nodes, const std::vector<bool>& answered);
 
+// The name of the first group (in peer order) whose every node answered,
+// or nullptr when there is none.
+const std::string* first_complete_group(const std::vector<PeerNode>& nodes,
+                                        const std::vector<bool>& answered);
+
 // The warnings of an incomplete answer: one per failed node, with why
 // (`errors[i]`, for the nodes that did not answer). Empty when complete.
 std::vector<std::string> partial_warnings(const std::vector<PeerNode>& nodes,

@@ -25,13 +25,11 @@
 // from its own store and never fans it out again (logindex_server.h).
 //
 // Thread-safety: fetch() may run concurrently from many handler threads; it
-// runs one thread per shard and reuses HTTP connections from a pool.
+// runs one thread per node and reuses HTTP connections (common/peer_fanout.h).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +37,7 @@
 #include "common/http_client.h"
 #include "common/http_server.h"
 #include "common/metrics_registry.h"
+#include "common/peer_fanout.h"
 #include "common/peer_groups.h"
 
 namespace strata::logindex {
@@ -66,28 +65,15 @@ class PeerClient {
   PeerClient(const PeerClient&) = delete;
   PeerClient& operator=(const PeerClient&) = delete;
 
-  const std::vector<PeerNode>& peers() const { return peers_; }
+  const std::vector<PeerNode>& peers() const { return peers_.peers(); }
 
   // See the header comment. Throws ApiFailure (a peer's 400, or 503).
   FanoutReply fetch(const PeerRequest& request) const;
 
  private:
-  struct Outcome {
-    bool ok = false;
-    int rejected_status = 0;  // 400/422 from the peer
-    std::string body;         // ok or rejected: the answer
-    std::string why;          // otherwise: why not
-  };
-  Outcome ask(const PeerNode& peer, const std::string& path, const std::string& form) const;
-  std::unique_ptr<http::HttpClient> take_client() const;
-  void return_client(std::unique_ptr<http::HttpClient> client) const;
-
-  std::vector<PeerNode> peers_;
-  http::ClientOptions client_options_;
+  PeerFanout peers_;
   metrics::Counter& replica_errors_;
   metrics::Counter& shard_failures_;
-  mutable std::mutex pool_mu_;
-  mutable std::vector<std::unique_ptr<http::HttpClient>> pool_;  // idle clients
 };
 
 }  // namespace strata::logindex

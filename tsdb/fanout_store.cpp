@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <future>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -104,62 +103,31 @@ std::vector<T> sorted_union(std::vector<std::vector<T>> answers) {
 
 }  // namespace
 
-FanoutStore::FanoutStore(FanoutOptions options) : options_(std::move(options)) {
+FanoutStore::FanoutStore(FanoutOptions options)
+    : options_(std::move(options)), peers_(options_.peers, options_.peer_timeout) {
   if (options_.peers.empty())
     throw std::invalid_argument("a fan-out store needs at least one peer");
 }
 
 FanoutStore::~FanoutStore() = default;
 
-std::unique_ptr<http::HttpClient> FanoutStore::acquire() const {
-  {
-    std::lock_guard lock(mu_);
-    if (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
-      return c;
-    }
-  }
-  http::ClientOptions o;
-  o.request_timeout = options_.peer_timeout;
-  o.connect_timeout = std::min(options_.peer_timeout, std::chrono::milliseconds(2'000));
-  // No retries: the other replicas are the redundancy, and a retry would
-  // only stretch a query past its deadline.
-  o.max_attempts = 1;
-  return std::make_unique<http::HttpClient>(o);
-}
-
-void FanoutStore::release(std::unique_ptr<http::HttpClient> client) const {
-  std::lock_guard lock(mu_);
-  if (idle_.size() < 64) idle_.push_back(std::move(client));
-}
-
 template <class T>
 std::vector<std::optional<T>> FanoutStore::gather_each(
-    const Call& call, const std::function<T(const std::string&)>& decode,
+    const PeerFanout::Call& call, const std::function<T(const std::string&)>& decode,
     std::vector<std::string>& errors) const {
-  const auto& peers = options_.peers;
-  std::vector<std::future<T>> pending;
-  pending.reserve(peers.size());
-  for (const auto& peer : peers) {
-    pending.push_back(std::async(std::launch::async, [this, &call, &decode, base = peer.url] {
-      auto client = acquire();
-      http::ClientResponse r = call(*client, base);
-      release(std::move(client));
+  auto responses = peers_.call_all(call);
+  std::vector<std::optional<T>> out(responses.size());
+  errors.assign(responses.size(), std::string());
+  for (std::size_t i = 0; i < responses.size(); ++i) {
+    const auto& r = responses[i];
+    try {
       if (!r.error.empty()) throw std::runtime_error(r.error);
       if (r.status < 200 || r.status >= 300) {
         std::string body = r.body.substr(0, 200);
         while (!body.empty() && body.back() == '\n') body.pop_back();
         throw std::runtime_error(fmt::format("HTTP {}: {}", r.status, body));
       }
-      return decode(r.body);
-    }));
-  }
-  std::vector<std::optional<T>> out(peers.size());
-  errors.assign(peers.size(), std::string());
-  for (std::size_t i = 0; i < peers.size(); ++i) {
-    try {
-      out[i] = pending[i].get();
+      out[i] = decode(r.body);
     } catch (const std::exception& e) {
       errors[i] = e.what();
     }
@@ -168,7 +136,7 @@ std::vector<std::optional<T>> FanoutStore::gather_each(
 }
 
 template <class T>
-std::vector<T> FanoutStore::gather(const Call& call,
+std::vector<T> FanoutStore::gather(const PeerFanout::Call& call,
                                    const std::function<T(const std::string&)>& decode,
                                    std::vector<std::string>* warnings) const {
   const auto& peers = options_.peers;
@@ -348,18 +316,15 @@ std::optional<std::vector<promql::Matrix>> FanoutStore::evaluate_on_parts(
       decode_query_result, errors);
   // One whole group's answers: each series once. Otherwise the raw path.
   const auto& peers = options_.peers;
-  for (std::size_t i = 0; i < peers.size(); ++i) {
-    bool complete = true;
-    for (std::size_t j = 0; j < peers.size(); ++j)
-      if (peers[j].group == peers[i].group) complete = complete && each[j].has_value();
-    if (!complete) continue;
-    std::vector<promql::Matrix> parts;
-    for (std::size_t j = 0; j < peers.size(); ++j)
-      if (peers[j].group == peers[i].group) parts.push_back(std::move(*each[j]));
-    pushdowns_.fetch_add(1);
-    return parts;
-  }
-  return std::nullopt;
+  std::vector<bool> answered(peers.size());
+  for (std::size_t i = 0; i < peers.size(); ++i) answered[i] = each[i].has_value();
+  const std::string* group = first_complete_group(peers, answered);
+  if (group == nullptr) return std::nullopt;
+  std::vector<promql::Matrix> parts;
+  for (std::size_t i = 0; i < peers.size(); ++i)
+    if (peers[i].group == *group) parts.push_back(std::move(*each[i]));
+  pushdowns_.fetch_add(1);
+  return parts;
 }
 
 }  // namespace strata::tsdb

@@ -27,7 +27,7 @@
 // promql::ExecutionError.
 //
 // Thread-safety: safe for concurrent calls; HTTP connections are pooled
-// (one keep-alive client per concurrent request).
+// (common/peer_fanout.h).
 #pragma once
 
 #include <atomic>
@@ -35,12 +35,12 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/http_client.h"
+#include "common/peer_fanout.h"
 #include "common/peer_groups.h"
 #include "tsdb/query_store.h"
 
@@ -85,26 +85,23 @@ class FanoutStore : public QueryStore {
   std::uint64_t pushdowns() const { return pushdowns_.load(); }
 
  private:
-  using Call = std::function<http::ClientResponse(http::HttpClient&, const std::string& base)>;
-  // Runs `call` against every peer in parallel and decodes each 2xx body
-  // with `decode` (which throws on a bad body). Returns the decoded answers
-  // of the peers that succeeded; adds the warnings of a partial answer.
+  // Calls every peer (peer_fanout.h) and decodes each 2xx body with
+  // `decode` (which throws on a bad body). Returns the decoded answers of
+  // the peers that succeeded; adds the warnings of a partial answer.
   // Throws promql::ExecutionError when no peer answered.
   template <class T>
-  std::vector<T> gather(const Call& call, const std::function<T(const std::string&)>& decode,
+  std::vector<T> gather(const PeerFanout::Call& call,
+                        const std::function<T(const std::string&)>& decode,
                         std::vector<std::string>* warnings) const;
   // The same without judging: each peer's decoded answer, or nullopt and
   // why (`errors`).
   template <class T>
-  std::vector<std::optional<T>> gather_each(const Call& call,
+  std::vector<std::optional<T>> gather_each(const PeerFanout::Call& call,
                                             const std::function<T(const std::string&)>& decode,
                                             std::vector<std::string>& errors) const;
-  std::unique_ptr<http::HttpClient> acquire() const;
-  void release(std::unique_ptr<http::HttpClient> client) const;
 
   FanoutOptions options_;
-  mutable std::mutex mu_;
-  mutable std::vector<std::unique_ptr<http::HttpClient>> idle_;
+  PeerFanout peers_;
   mutable std::atomic<std::uint64_t> pushdowns_{0};
 };
 
