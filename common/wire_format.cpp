@@ -623,6 +623,21 @@ MetricsBatch decode_metrics(std::string_view json) {
     out.samples.reserve(samples.size());
     std::size_t j = 0;
     for (element pair : samples) {
+      // The common case -- [integer, number] -- without building the JSON
+      // path an error message would need (three strings per sample).
+      simdjson::dom::array fast;
+      if (pair.get_array().get(fast) == simdjson::SUCCESS && fast.size() == 2) {
+        element t = fast.at(0).value_unsafe(), v = fast.at(1).value_unsafe();
+        const auto vt = v.type();
+        if (t.type() == element_type::INT64 &&
+            (vt == element_type::INT64 || vt == element_type::DOUBLE)) {
+          out.samples.push_back({int64_t(t), vt == element_type::DOUBLE
+                                                 ? double(v)
+                                                 : static_cast<double>(int64_t(v))});
+          ++j;
+          continue;
+        }
+      }
       std::string ppath = index_path(sp, j);
       auto a = expect_array(pair, ppath);
       if (a.size() != 2) {
