@@ -1,6 +1,7 @@
 #include "alerting/rule_manager.h"
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -16,6 +17,9 @@ namespace strata::alerting {
 struct RuleManager::RuleRun {
   const RuleDef* def = nullptr;
   std::unique_ptr<AlertRule> alert;  // null for a recording rule
+  // The ALERTS / ALERTS_FOR_STATE series written last round, so that one
+  // that is gone gets a stale marker (by fingerprint).
+  std::map<std::uint64_t, Labels> alert_series;
   std::string health = "unknown";
   std::string last_error;
   std::int64_t last_evaluation_ms = 0;
@@ -157,6 +161,7 @@ void RuleManager::evaluate_group(std::size_t group, std::int64_t ts_ms) {
 void RuleManager::evaluate(GroupRun& g, QueryBackend& backend, std::int64_t ts_ms) {
   auto group_start = std::chrono::steady_clock::now();
   wire::MetricsBatch recorded;
+  wire::MetricsBatch alert_series;           // ALERTS and ALERTS_FOR_STATE
   std::vector<std::size_t> recording_rules;  // indexes whose samples are in `recorded`
   std::vector<Notification> notes;
   auto valid_until = ts_ms + 4 * std::max(options_.resend_delay, g.interval).count();
@@ -188,6 +193,7 @@ void RuleManager::evaluate(GroupRun& g, QueryBackend& backend, std::int64_t ts_m
         error = e.what();
       }
       if (error.empty()) {
+        append_alert_series(run, ts_ms, alert_series);
         Notification n;
         n.group = g.def.name;
         n.rule = def.alert;
@@ -252,6 +258,14 @@ void RuleManager::evaluate(GroupRun& g, QueryBackend& backend, std::int64_t ts_m
       spdlog::warn("alerting: group \"{}\": {}", g.def.name, error);
     }
   }
+  if (!alert_series.series.empty() && push_) {
+    try {
+      push_(alert_series);
+    } catch (const std::exception& e) {
+      // The alerts themselves are unaffected: only their series are missing.
+      spdlog::warn("alerting: group \"{}\": writing ALERTS series: {}", g.def.name, e.what());
+    }
+  }
   for (const auto& n : notes) {
     spdlog::info("alerting: group \"{}\", rule \"{}\": notifying {} alert(s)", n.group, n.rule,
                  n.alerts.size());
@@ -267,6 +281,31 @@ void RuleManager::evaluate(GroupRun& g, QueryBackend& backend, std::int64_t ts_m
   g.duration_gauge->set(secs);
   g.lag_gauge->set(static_cast<double>(clock_.now_ms() - ts_ms) / 1000.0);
   save_state();
+}
+
+void RuleManager::append_alert_series(RuleRun& run, std::int64_t ts_ms, wire::MetricsBatch& out) {
+  std::map<std::uint64_t, Labels> now;
+  auto add = [&](Labels labels, double value) {
+    const auto fp = labels.fingerprint();
+    out.series.push_back(wire::Series{labels, {{ts_ms, value}}});
+    now.emplace(fp, std::move(labels));
+  };
+  for (const auto& a : run.alert->alerts()) {
+    if (a.resolved_at_ms != 0 || a.state == AlertState::kInactive) continue;
+    Labels l = a.labels;
+    l.set("alertname", run.def->alert);
+    Labels for_state = l;
+    for_state.set("__name__", "ALERTS_FOR_STATE");
+    add(std::move(for_state), static_cast<double>(a.active_at_ms) / 1000.0);
+    l.set("__name__", "ALERTS");
+    l.set("alertstate", state_name(a.state));
+    add(std::move(l), 1);
+  }
+  // Series of alerts that resolved or changed state end with a stale marker,
+  // as Prometheus writes them.
+  for (auto& [fp, labels] : run.alert_series)
+    if (!now.contains(fp)) out.series.push_back(wire::Series{labels, {{ts_ms, wire::stale_nan()}}});
+  run.alert_series = std::move(now);
 }
 
 void RuleManager::save_state() {

@@ -15,6 +15,11 @@
 //  - recording rule: each sample becomes a series named after the rule (its
 //    labels + the rule's labels) at the group's timestamp; the group's
 //    results are pushed in one batch through the collector (Pusher).
+//  - every pending or firing alert is also written as Prometheus's series
+//    ALERTS{alertname, alertstate, <labels>} 1 and
+//    ALERTS_FOR_STATE{alertname, <labels>} <active since, unix s>, pushed
+//    with the group's results (when a Pusher is set); a series that ends
+//    gets a stale marker.
 //  - a failed or slow query (QueryBackend throws) marks the rule unhealthy
 //    with lastError and changes no alert: a firing alert stays firing.
 // After each round the alerts of every rule are saved (StateFile) when a
@@ -110,6 +115,9 @@ class RuleManager {
   bool due(GroupRun& g, std::int64_t now_ms, std::int64_t& ts_ms);
   void loop(GroupRun& g);
   void save_state();
+  // The rule's ALERTS{alertstate} = 1 and ALERTS_FOR_STATE = active-since
+  // (unix seconds) series at `ts_ms`, and stale markers for the ones gone.
+  void append_alert_series(RuleRun& run, std::int64_t ts_ms, wire::MetricsBatch& out);
 
   ManagerOptions options_;
   const Clock& clock_;

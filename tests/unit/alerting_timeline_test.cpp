@@ -315,3 +315,62 @@ TEST_CASE("a result over the group's limit, or with duplicate labels, fails the 
   CHECK(snap[1].rules[0].last_error.find("same labelset") != std::string::npos);
   CHECK(sent.empty());
 }
+
+TEST_CASE("ALERTS and ALERTS_FOR_STATE series follow the alert, then go stale",
+          "[alerting][timeline]") {
+  auto groups = parse_rule_file(R"(groups:
+- name: g
+  interval: 10s
+  rules:
+  - alert: High
+    expr: load > 5
+    for: 20s
+    labels: {severity: page}
+)",
+                                "t.yml");
+  struct Switch final : public QueryBackend {
+    bool* on;
+    explicit Switch(bool* o) : on(o) {}
+    std::vector<Sample> query(RuleSource, const std::string&, std::int64_t) override {
+      if (!*on) return {};
+      return {Sample{Labels{{"__name__", "load"}, {"instance", "a"}}, 7}};
+    }
+  };
+  bool on = true;
+  const std::int64_t t0 = 1'000'000'000'000;
+  FakeClock clock(t0);
+  metrics::Registry registry;
+  std::vector<wire::MetricsBatch> pushed;
+  RuleManager m(
+      groups, ManagerOptions{}, clock, [&] { return std::make_unique<Switch>(&on); },
+      [&](const wire::MetricsBatch& b) { pushed.push_back(b); }, nullptr, registry);
+  // name -> alertstate -> value of the last round's series
+  auto round = [&](std::int64_t ts) {
+    pushed.clear();
+    m.evaluate_group(0, ts);
+    std::map<std::string, double> out;
+    for (const auto& b : pushed)
+      for (const auto& s : b.series) {
+        CHECK(s.labels.get("alertname") == "High");
+        CHECK(s.labels.get("severity") == "page");
+        CHECK(s.labels.get("instance") == "a");
+        out[std::string(s.labels.get("__name__")) + "/" + std::string(s.labels.get("alertstate"))] =
+            s.samples.at(0).value;
+      }
+    return out;
+  };
+  auto r = round(t0);
+  CHECK(r.size() == 2);
+  CHECK(r["ALERTS/pending"] == 1);
+  CHECK(r["ALERTS_FOR_STATE/"] == t0 / 1000.0);
+  r = round(t0 + 20'000);  // fires: the pending series ends
+  CHECK(r["ALERTS/firing"] == 1);
+  CHECK(wire::is_stale_nan(r["ALERTS/pending"]));
+  CHECK(r["ALERTS_FOR_STATE/"] == t0 / 1000.0);
+  on = false;
+  r = round(t0 + 30'000);  // resolved: everything ends
+  CHECK(r.size() == 2);
+  CHECK(wire::is_stale_nan(r["ALERTS/firing"]));
+  CHECK(wire::is_stale_nan(r["ALERTS_FOR_STATE/"]));
+  CHECK(round(t0 + 40'000).empty());
+}
