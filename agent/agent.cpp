@@ -19,6 +19,10 @@ namespace {
 
 constexpr auto kPollInterval = std::chrono::milliseconds(250);
 constexpr std::size_t kPendingFlushBytes = 1u << 20;
+// Log batches (each at most 1 MiB of lines) queued ahead of the one being
+// delivered before the tail thread waits: enough to keep the shipping thread
+// busy, little enough to keep the agent's memory small.
+constexpr std::size_t kMaxQueuedLogBatches = 4;
 
 Labels with_extra(std::initializer_list<Label> own,
                   const std::map<std::string, std::string>& extra) {
@@ -152,7 +156,11 @@ Agent::Agent(AgentOptions options)
       checkpoint_errors_(service_.metrics().counter(
           "strata_agent_checkpoint_errors_total",
           "Failed writes of the tail checkpoint (agent.data_dir); the previous one stays.")) {
-  if (checkpoints_) logs_shipper_.on_settled([this] { save_checkpoint(); });
+  logs_shipper_.on_settled([this] {
+    settled_changed_.store(true, std::memory_order_release);
+    { std::lock_guard lock(mu_); }  // a waiter is either before its check or asleep
+    log_cv_.notify_all();
+  });
   service_.metrics().gauge_callback("strata_agent_files_open",
                                     "Log files currently open for tailing.",
                                     [this] { return static_cast<double>(tailer_.open_files()); });
@@ -174,6 +182,7 @@ void Agent::start() {
   if (!options_.files.empty()) {
     tailer_.start();  // before returning: see "start() records the files" in agent.h
     tail_thread_ = std::thread([this] { tail_loop(); });
+    log_ship_thread_ = std::thread([this] { log_ship_loop(); });
   }
   if (!options_.scrape_configs.empty()) scrape_thread_ = std::thread([this] { scrape_loop(); });
 }
@@ -193,7 +202,19 @@ void Agent::stop() {
     if (!started_) return;
   }
   cv_.notify_all();
+  log_cv_.notify_all();
   if (tail_thread_.joinable()) tail_thread_.join();
+  // The tail thread queued its last lines; one final delivery attempt, then
+  // the checkpoint as of what that settled.
+  {
+    std::lock_guard lock(mu_);
+    log_ship_stopping_ = true;
+  }
+  log_cv_.notify_all();
+  if (log_ship_thread_.joinable()) {
+    log_ship_thread_.join();
+    save_checkpoint();
+  }
   if (scrape_thread_.joinable()) scrape_thread_.join();
   if (metrics_thread_.joinable()) metrics_thread_.join();
   service_.stop();
@@ -307,8 +328,8 @@ void Agent::ship_lines() {
   InFlight f{0, {}};
   if (checkpoints_)
     for (const auto& e : pending_) f.earliest.try_emplace({e.device, e.inode}, e.offset);
-  auto batches = make_log_batches(pending_, stream_labels_);
-  pending_.clear();
+  auto batches = make_log_batches(std::move(pending_), stream_labels_);
+  pending_.clear();  // moved-from: make it empty again
   // A durable queue settles a batch as it takes it: the last batch of the
   // group carries the checkpoint as of itself (see tailer_options()).
   const bool durable = logs_shipper_.queue().durable();
@@ -323,6 +344,34 @@ void Agent::ship_lines() {
     in_flight_.push_back(std::move(f));
     save_checkpoint();
   }
+  std::unique_lock lock(mu_);
+  log_cv_.notify_all();
+  // Backpressure while the collector keeps up; see agent.h.
+  log_cv_.wait(lock, [this] {
+    return stopping_ || logs_shipper_.failing() ||
+           logs_shipper_.queued_batches() <= kMaxQueuedLogBatches;
+  });
+}
+
+void Agent::log_ship_loop() {
+  std::unique_lock lock(mu_);
+  while (!log_ship_stopping_) {
+    if (logs_shipper_.queued_batches() == 0) {
+      log_cv_.wait(lock,
+                   [this] { return log_ship_stopping_ || logs_shipper_.queued_batches() > 0; });
+      continue;
+    }
+    lock.unlock();
+    const bool delivered = logs_shipper_.flush();
+    lock.lock();
+    log_cv_.notify_all();  // failing() may have changed: the tail thread stops waiting
+    // A failed round (after the client's own retries) is retried every
+    // flush interval, as long as the collector stays unreachable.
+    if (!delivered)
+      log_cv_.wait_for(lock, options_.flush_interval, [this] { return log_ship_stopping_; });
+  }
+  lock.unlock();
+  logs_shipper_.flush_final();
 }
 
 std::vector<FilePosition> Agent::checkpoint_positions(bool all_settled) {
@@ -392,20 +441,13 @@ void Agent::tail_loop() {
   do {
     read();
     const bool due = std::chrono::steady_clock::now() >= next_flush;
-    bool deliver = due;
     if (due || pending_bytes >= kPendingFlushBytes) {
-      ship_lines();
+      ship_lines();  // the log-shipping thread delivers it
       pending_bytes = 0;
-      // A full batch goes out at once -- unless the collector is failing:
-      // then it only joins the queue, and reading goes on at full speed
-      // instead of waiting for a retry round per MiB read.
-      deliver = due || !logs_shipper_.failing();
     }
-    if (deliver) {
-      // Also retries what an earlier round left queued, even with no new lines.
-      logs_shipper_.flush();
-      save_checkpoint();
-      if (due) release_free_memory();  // once per flush interval, not per MiB
+    if (settled_changed_.exchange(false, std::memory_order_acq_rel)) save_checkpoint();
+    if (due) {
+      release_free_memory();  // once per flush interval, not per MiB
       next_flush = std::chrono::steady_clock::now() + options_.flush_interval;
     }
     // A backlog (a file written faster than one poll reads) is read on at
@@ -417,9 +459,7 @@ void Agent::tail_loop() {
     joiner_->flush_all(records);
     take(records);
   }
-  ship_lines();
-  logs_shipper_.flush_final();
-  save_checkpoint();
+  ship_lines();  // stop() has the log-shipping thread deliver it and saves the checkpoint
 }
 
 }  // namespace strata::agent

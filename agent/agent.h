@@ -6,13 +6,21 @@
 //  - metrics: reads procfs every agent.interval (first read at start) and
 //    ships the series;
 //  - tail (only when agent.files is set): polls the files every 250 ms and
-//    ships what was read every agent.flush_interval, or sooner once 1 MiB is
-//    pending. With agent.multiline_start, lines are joined into records
-//    first (agent/multiline.h). With agent.data_dir, it keeps the tail
-//    checkpoint (agent/checkpoint_store.h): each file's position is held
-//    back to the first line not yet settled -- acknowledged by the collector
-//    (memory queue) or written to the on-disk buffer -- and saved after
-//    every change, so a restart resumes there (at-least-once).
+//    queues what was read as encoded, compressed batches every
+//    agent.flush_interval, or sooner once 1 MiB is pending. With
+//    agent.multiline_start, lines are joined into records first
+//    (agent/multiline.h). With agent.data_dir, it keeps the tail checkpoint
+//    (agent/checkpoint_store.h): each file's position is held back to the
+//    first line not yet settled -- acknowledged by the collector (memory
+//    queue) or written to the on-disk buffer -- and saved after every change
+//    (within a poll of an acknowledgement), so a restart resumes there
+//    (at-least-once).
+//  - log shipping (with the tail thread): delivers the queued log batches
+//    as soon as they are queued, so the POST round trip overlaps with
+//    reading and encoding the next batch. While the collector keeps up, the
+//    tail thread waits once kMaxQueuedLogBatches are queued (memory stays
+//    bounded and nothing is evicted); while it fails, reading goes on into
+//    the bounded queue (the on-disk buffer with agent.data_dir).
 //  - scrape (only when agent.scrape_configs is set): scrapes each target at
 //    its interval, one after the other (a target that times out delays the
 //    next by at most its timeout), and hands the result to the metrics thread,
@@ -30,6 +38,7 @@
 // called from one controlling thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -75,6 +84,7 @@ class Agent {
  private:
   void metrics_loop();
   void tail_loop();
+  void log_ship_loop();
   void scrape_loop();
   void hand_off(wire::MetricsBatch batch);
   void collect_host_metrics();
@@ -123,6 +133,14 @@ class Agent {
   bool stopped_ = false;
   std::thread metrics_thread_;
   std::thread tail_thread_;
+  std::thread log_ship_thread_;
+  // Under mu_: the tail thread and the log-shipping thread wake each other
+  // (a batch queued, a batch settled) without waking the metrics thread.
+  std::condition_variable log_cv_;
+  bool log_ship_stopping_ = false;  // set once the tail thread has ended
+  // Set by the log-shipping thread when a batch settles; the tail thread
+  // then saves the checkpoint (the tail state is its own).
+  std::atomic<bool> settled_changed_{false};
   std::thread scrape_thread_;
   std::deque<wire::MetricsBatch> scraped_;  // under mu_: scrape -> metrics thread
 };

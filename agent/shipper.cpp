@@ -125,32 +125,37 @@ void Shipper::enqueue(const wire::LogsBatch& batch, std::string meta) {
 }
 
 std::uint64_t Shipper::settled() const {
-  if (queue_->durable()) return pushed_;
+  if (queue_->durable()) return pushed();
   // Evictions and pops take the oldest first: batches of an earlier run (an
   // on-disk queue) go before this run's.
-  return removed_ > inherited_ ? removed_ - inherited_ : 0;
+  const std::uint64_t removed = removed_.load(std::memory_order_acquire);
+  return removed > inherited_ ? removed - inherited_ : 0;
 }
 
 void Shipper::push(EncodedBatch batch) {
-  Evicted ev = queue_->push(std::move(batch));
-  ++pushed_;
-  removed_ += ev.batches;
-  if (ev.batches > 0) {
+  Evicted ev;
+  bool warn = false;
+  {
+    std::lock_guard lock(queue_mu_);
+    ev = queue_->push(std::move(batch));
+    removed_.fetch_add(ev.batches, std::memory_order_acq_rel);
+    pushed_.fetch_add(1, std::memory_order_acq_rel);
     // Once per outage: during a long one every new batch evicts an old one.
-    if (!warned_queue_full_)
-      spdlog::warn(
-          "ship {}: queue full ({} bytes); dropping the oldest batches until the "
-          "collector is reachable (counted in strata_agent_items_dropped_total)",
-          kind_name_, options_.queue_max_bytes);
-    warned_queue_full_ = true;
-    dropped_queue_full_.inc(static_cast<double>(ev.items));
+    warn = ev.batches > 0 && !warned_queue_full_;
+    if (ev.batches > 0) warned_queue_full_ = true;
   }
+  if (warn)
+    spdlog::warn(
+        "ship {}: queue full ({} bytes); dropping the oldest batches until the "
+        "collector is reachable (counted in strata_agent_items_dropped_total)",
+        kind_name_, options_.queue_max_bytes);
+  if (ev.batches > 0) dropped_queue_full_.inc(static_cast<double>(ev.items));
 }
 
 bool Shipper::flush() { return deliver(*client_); }
 
 bool Shipper::flush_final() {
-  if (queue_->empty()) return true;
+  if (queued_batches() == 0) return true;
   http::ClientOptions once = options_.client;
   once.max_attempts = 1;
   once.connect_timeout = std::min(once.connect_timeout, std::chrono::milliseconds(1'000));
@@ -159,7 +164,7 @@ bool Shipper::flush_final() {
   bool done = deliver(client);
   if (!done)
     spdlog::warn("ship {}: collector unavailable at shutdown; {} batches ({} bytes) not delivered",
-                 kind_name_, queue_->size(), queue_->bytes());
+                 kind_name_, queued_batches(), queue_->bytes());
   return done;
 }
 
@@ -168,8 +173,33 @@ bool Shipper::deliver(http::HttpClient& client) {
       {"Content-Type", "application/json"}};
   static const std::vector<std::pair<std::string, std::string>> kZstd = {
       {"Content-Type", "application/json"}, {"Content-Encoding", "zstd"}};
-  while (!queue_->empty()) {
-    const EncodedBatch& b = queue_->front();
+  for (;;) {
+    // A copy of the oldest batch (a compressed body, ~100 KiB), so the queue
+    // is not locked during the request: enqueue() goes on meanwhile. If that
+    // push evicts this very batch (queue full), `removed_` moves and the
+    // batch is not popped a second time below.
+    EncodedBatch b;
+    std::uint64_t removed_before = 0;
+    {
+      std::lock_guard lock(queue_mu_);
+      if (queue_->empty()) return true;
+      const EncodedBatch& front = queue_->front();
+      b.body = front.body;
+      b.items = front.items;
+      b.zstd = front.zstd;
+      removed_before = removed_.load(std::memory_order_acquire);
+    }
+    auto settle = [&] {
+      {
+        std::lock_guard lock(queue_mu_);
+        if (removed_.load(std::memory_order_acquire) == removed_before) {
+          queue_->pop();
+          removed_.fetch_add(1, std::memory_order_acq_rel);
+        }
+        warned_queue_full_ = false;
+      }
+      if (on_settled_) on_settled_();
+    };
     http::ClientResponse r;
     // Failover: each collector once per batch, starting with the one in use.
     for (std::size_t tried = 0; tried < endpoints_.size(); ++tried) {
@@ -184,16 +214,13 @@ bool Shipper::deliver(http::HttpClient& client) {
     }
     if (r.ok()) {
       shipped_.inc(static_cast<double>(b.items));
-      queue_->pop();
-      ++removed_;
-      warned_queue_full_ = false;
-      if (failing_) {
+      if (failing()) {
         spdlog::info("ship {}: collector at {} reachable again after {} failed rounds", kind_name_,
                      endpoint(), failed_rounds_);
-        failing_ = false;
+        failing_.store(false, std::memory_order_release);
         failed_rounds_ = 0;
       }
-      if (on_settled_) on_settled_();
+      settle();
       continue;
     }
     failures_.inc();
@@ -201,27 +228,24 @@ bool Shipper::deliver(http::HttpClient& client) {
       spdlog::error("ship {}: collector rejected a batch of {} items, dropping it: {}", kind_name_,
                     b.items, describe(r));
       dropped_rejected_.inc(static_cast<double>(b.items));
-      queue_->pop();
-      ++removed_;
-      if (on_settled_) on_settled_();
+      settle();
       continue;
     }
     ++failed_rounds_;
-    if (!failing_)
+    if (!failing())
       spdlog::warn(
           "ship {}: cannot deliver to {} after {} attempts ({}); keeping {} batches "
           "queued and retrying",
-          kind_name_, endpoint(), r.attempts, describe(r), queue_->size());
+          kind_name_, endpoint(), r.attempts, describe(r), queued_batches());
     else
       spdlog::debug("ship {}: still failing ({}); {} batches queued", kind_name_, describe(r),
-                    queue_->size());
-    failing_ = true;
+                    queued_batches());
+    failing_.store(true, std::memory_order_release);
     return false;
   }
-  return true;
 }
 
-std::vector<wire::LogsBatch> make_log_batches(const std::vector<TailEntry>& entries,
+std::vector<wire::LogsBatch> make_log_batches(std::vector<TailEntry> entries,
                                               const Labels& stream_labels,
                                               std::size_t max_batch_bytes) {
   // Timestamp, quotes and separators of an entry in the JSON: keeps a batch of
@@ -230,22 +254,25 @@ std::vector<wire::LogsBatch> make_log_batches(const std::vector<TailEntry>& entr
   std::vector<wire::LogsBatch> out;
   std::map<std::string, std::size_t> stream_of;  // path -> index in the current batch
   std::size_t bytes = 0;
-  for (const auto& e : entries) {
+  for (auto& e : entries) {
     if (out.empty() || (bytes > 0 && bytes + e.line.size() + kEntryOverhead > max_batch_bytes)) {
       out.emplace_back();
       stream_of.clear();
       bytes = 0;
     }
     wire::LogsBatch& batch = out.back();
-    auto [it, added] = stream_of.emplace(e.path, batch.streams.size());
-    if (added) {
+    // find() first: emplace() would build a node (a copy of the path) per line.
+    auto it = stream_of.find(e.path);
+    if (it == stream_of.end()) {
+      it = stream_of.emplace(e.path, batch.streams.size()).first;
       wire::LogStream s;
       s.labels = stream_labels;
       s.labels.set("filename", sanitize_utf8(e.path));
       batch.streams.push_back(std::move(s));
     }
-    batch.streams[it->second].entries.push_back({e.timestamp_ns, sanitize_utf8(e.line), {}});
     bytes += e.line.size() + kEntryOverhead;
+    sanitize_utf8_in_place(e.line);
+    batch.streams[it->second].entries.push_back({e.timestamp_ns, std::move(e.line), {}});
   }
   return out;
 }

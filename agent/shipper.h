@@ -18,14 +18,22 @@
 // again: the collector may see a batch twice, never zero times while the
 // agent runs.
 //
-// Thread-safety: a Shipper belongs to one thread (HttpClient is not
-// thread-safe); its self-metrics may be scraped from any thread.
+// Thread-safety: enqueue() may run on one thread while flush() runs on
+// another -- the agent's tail thread encodes and queues log batches while
+// its log-shipping thread waits on the collector, so reading, encoding and
+// compressing overlap with the network round trip. flush() and flush_final()
+// are called from one thread at a time (HttpClient is not thread-safe; the
+// queue is locked only around push/front/pop, never across a request).
+// failing(), pushed(), settled() and the self-metrics may be read from any
+// thread.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -72,8 +80,10 @@ class Shipper {
   bool flush_final();
 
   const BatchQueue& queue() const { return *queue_; }
+  // Batches waiting (readable from any thread).
+  std::size_t queued_batches() const { return queue_->size(); }
   // Whether the last delivery round ended with a batch not delivered.
-  bool failing() const { return failing_; }
+  bool failing() const { return failing_.load(std::memory_order_acquire); }
 
   // For checkpoints: batches pushed by this process so far, and how many of
   // them are settled -- durable in an on-disk queue, or (memory queue) gone
@@ -82,7 +92,7 @@ class Shipper {
   // delivery round removes from the queue, so checkpoints can follow acks
   // closely (a crash between the ack and the next checkpoint write means
   // those lines are sent again: at-least-once).
-  std::uint64_t pushed() const { return pushed_; }
+  std::uint64_t pushed() const { return pushed_.load(std::memory_order_acquire); }
   std::uint64_t settled() const;
   void on_settled(std::function<void()> callback) { on_settled_ = std::move(callback); }
   // The push URL in use now.
@@ -97,14 +107,17 @@ class Shipper {
   ShipperOptions options_;
   std::vector<std::string> endpoints_;
   std::size_t current_ = 0;
+  mutable std::mutex queue_mu_;  // queue_ and warned_queue_full_
   std::unique_ptr<BatchQueue> queue_;
   std::unique_ptr<http::HttpClient> client_;
-  bool failing_ = false;  // log the first failure and the recovery, not every retry
-  std::size_t failed_rounds_ = 0;
+  // Log the first failure and the recovery, not every retry.
+  std::atomic<bool> failing_{false};
+  std::size_t failed_rounds_ = 0;  // delivering thread only
   bool warned_queue_full_ = false;
-  std::uint64_t pushed_ = 0;
-  std::uint64_t removed_ = 0;    // batches popped or evicted, this run
-  std::uint64_t inherited_ = 0;  // batches the queue held at construction
+  // Written under queue_mu_, read from any thread.
+  std::atomic<std::uint64_t> pushed_{0};
+  std::atomic<std::uint64_t> removed_{0};  // batches popped or evicted, this run
+  std::uint64_t inherited_ = 0;            // batches the queue held at construction
   std::function<void()> on_settled_;
 
   metrics::Counter& shipped_;
@@ -119,7 +132,7 @@ class Shipper {
 // paths are made valid UTF-8 (see utf8.h). A batch holds at most
 // `max_batch_bytes` of line text (at least one line), so it stays far below
 // the collector's body limit.
-std::vector<wire::LogsBatch> make_log_batches(const std::vector<TailEntry>& entries,
+std::vector<wire::LogsBatch> make_log_batches(std::vector<TailEntry> entries,
                                               const Labels& stream_labels,
                                               std::size_t max_batch_bytes = 1u << 20);
 

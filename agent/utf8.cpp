@@ -1,5 +1,7 @@
 #include "agent/utf8.h"
 
+#include "common/wire_format.h"
+
 namespace strata::agent {
 
 namespace {
@@ -34,6 +36,9 @@ std::size_t valid_sequence_length(std::string_view s, std::size_t i) {
 }  // namespace
 
 std::string sanitize_utf8(std::string_view s) {
+  // The SIMD validator settles the common case; the byte walk below only
+  // runs on text that needs repair.
+  if (wire::valid_utf8(s)) return std::string(s);
   std::size_t i = 0;
   while (i < s.size()) {
     std::size_t n = valid_sequence_length(s, i);
@@ -58,6 +63,10 @@ std::string sanitize_utf8(std::string_view s) {
     }
   }
   return out;
+}
+
+void sanitize_utf8_in_place(std::string& s) {
+  if (!wire::valid_utf8(s)) s = sanitize_utf8(s);
 }
 
 std::size_t utf8_cut(std::string_view s, std::size_t max_bytes) {

@@ -14,6 +14,8 @@ namespace strata::agent {
 // Returns `s` with each maximal invalid subsequence replaced by U+FFFD
 // (overlong forms, surrogates and code points above U+10FFFF are invalid).
 std::string sanitize_utf8(std::string_view s);
+// The same in place: valid text (nearly every line) is checked, not copied.
+void sanitize_utf8_in_place(std::string& s);
 
 // The largest length <= max_bytes at which `s` can be cut without splitting a
 // multi-byte sequence (falls back to max_bytes if the text is not UTF-8), so
