@@ -161,6 +161,31 @@ Agent::Agent(AgentOptions options)
     { std::lock_guard lock(mu_); }  // a waiter is either before its check or asleep
     log_cv_.notify_all();
   });
+  // Scrape targets: the previous agent's scraper when a reload keeps the
+  // target, a new one otherwise; what a reload dropped is retired now.
+  std::vector<std::shared_ptr<TargetScraper>> inherited = std::move(options_.scrapers);
+  options_.scrapers.clear();
+  for (const auto& c : options_.scrape_configs)
+    for (const auto& url : c.targets) {
+      std::shared_ptr<TargetScraper> scraper;
+      for (auto& old : inherited)
+        if (old && old->same_target(c.job, url, c.timeout, options_.labels)) {
+          scraper = std::move(old);
+          break;
+        }
+      if (!scraper)
+        scraper = std::make_shared<TargetScraper>(c.job, url, c.timeout, options_.labels);
+      targets_.push_back({std::move(scraper), c.interval});
+    }
+  for (auto& old : inherited)
+    if (old) {
+      wire::MetricsBatch b = old->retire(now_ms());
+      if (!b.series.empty()) {
+        spdlog::info("scrape {} (job {}): removed by the reload; {} series marked stale",
+                     old->url(), old->job(), b.series.size());
+        retired_.push_back(std::move(b));
+      }
+    }
   service_.metrics().gauge_callback("strata_agent_files_open",
                                     "Log files currently open for tailing.",
                                     [this] { return static_cast<double>(tailer_.open_files()); });
@@ -178,13 +203,26 @@ void Agent::start() {
       "patterns)",
       options_.instance, fmt::join(options_.collector_urls, ", "), options_.interval.count(),
       options_.files.size());
+  // Markers of targets a reload removed go out with the first round (mu_ is
+  // held: no hand_off()).
+  for (auto& b : retired_) scraped_.push_back(std::move(b));
+  retired_.clear();
   metrics_thread_ = std::thread([this] { metrics_loop(); });
   if (!options_.files.empty()) {
     tailer_.start();  // before returning: see "start() records the files" in agent.h
     tail_thread_ = std::thread([this] { tail_loop(); });
     log_ship_thread_ = std::thread([this] { log_ship_loop(); });
   }
-  if (!options_.scrape_configs.empty()) scrape_thread_ = std::thread([this] { scrape_loop(); });
+  for (const auto& t : targets_) scrape_threads_.emplace_back([this, &t] { scrape_loop(t); });
+}
+
+std::vector<std::shared_ptr<TargetScraper>> Agent::take_scrapers() {
+  std::lock_guard lock(mu_);
+  if (started_ && !stopped_) throw std::logic_error("Agent::take_scrapers() before stop()");
+  std::vector<std::shared_ptr<TargetScraper>> out;
+  for (auto& t : targets_) out.push_back(std::move(t.scraper));
+  targets_.clear();
+  return out;
 }
 
 std::vector<FilePosition> Agent::tail_positions() {
@@ -215,7 +253,8 @@ void Agent::stop() {
     log_ship_thread_.join();
     save_checkpoint();
   }
-  if (scrape_thread_.joinable()) scrape_thread_.join();
+  for (auto& t : scrape_threads_) t.join();
+  scrape_threads_.clear();
   if (metrics_thread_.joinable()) metrics_thread_.join();
   service_.stop();
   spdlog::info("strata-agent: stopped");
@@ -276,34 +315,20 @@ void Agent::hand_off(wire::MetricsBatch batch) {
   cv_.notify_all();
 }
 
-void Agent::scrape_loop() {
-  struct Target {
-    std::unique_ptr<TargetScraper> scraper;
-    std::chrono::milliseconds interval;
-    std::chrono::steady_clock::time_point next;
-    bool up = true;  // log the transitions, not every failed scrape
-  };
-  std::vector<Target> targets;
-  const auto start = std::chrono::steady_clock::now();
-  for (const auto& c : options_.scrape_configs)
-    for (const auto& url : c.targets)
-      targets.push_back({std::make_unique<TargetScraper>(c.job, url, c.timeout, options_.labels),
-                         c.interval, start, true});
-  while (!targets.empty()) {
-    auto due = std::min_element(targets.begin(), targets.end(),
-                                [](const Target& a, const Target& b) { return a.next < b.next; });
-    if (!wait_until(due->next)) break;
-    ScrapeOutcome o = due->scraper->scrape(now_ms());
-    if (!o.up && due->up)
-      spdlog::warn("scrape {} (job {}): target down: {}", due->scraper->url(), due->scraper->job(),
-                   o.error);
-    else if (o.up && !due->up)
-      spdlog::info("scrape {} (job {}): target up again", due->scraper->url(), due->scraper->job());
-    due->up = o.up;
+void Agent::scrape_loop(const ScrapeTarget& target) {
+  TargetScraper& scraper = *target.scraper;
+  bool up = true;  // log the transitions, not every failed scrape
+  auto next = std::chrono::steady_clock::now();
+  while (wait_until(next)) {
+    ScrapeOutcome o = scraper.scrape(now_ms());
+    if (!o.up && up)
+      spdlog::warn("scrape {} (job {}): target down: {}", scraper.url(), scraper.job(), o.error);
+    else if (o.up && !up)
+      spdlog::info("scrape {} (job {}): target up again", scraper.url(), scraper.job());
+    up = o.up;
     hand_off(std::move(o.batch));
-    due->next += due->interval;
-    if (auto now = std::chrono::steady_clock::now(); due->next < now)
-      due->next = now + due->interval;
+    next += target.interval;
+    if (auto now = std::chrono::steady_clock::now(); next < now) next = now + target.interval;
   }
 }
 

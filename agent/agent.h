@@ -21,12 +21,14 @@
 //    tail thread waits once kMaxQueuedLogBatches are queued (memory stays
 //    bounded and nothing is evicted); while it fails, reading goes on into
 //    the bounded queue (the on-disk buffer with agent.data_dir).
-//  - scrape (only when agent.scrape_configs is set): scrapes each target at
-//    its interval, one after the other (a target that times out delays the
-//    next by at most its timeout), and hands the result to the metrics thread,
+//  - scrape (one per target of agent.scrape_configs, as Prometheus runs a
+//    loop per target): scrapes its target at its interval, so a target that
+//    times out delays no other, and hands the result to the metrics thread,
 //    which ships it at once. The hand-off holds at most 256 scrapes; beyond
 //    that (the collector stalls the metrics thread) the oldest are dropped
-//    and counted, so memory stays bounded.
+//    and counted, so memory stays bounded. On a reload (AgentOptions::
+//    scrapers) kept targets continue where they were; removed ones get
+//    staleness markers for all their series, shipped first.
 // Each shipping thread owns its Shipper and so its HTTP connection and retry
 // queue.
 //
@@ -76,6 +78,9 @@ class Agent {
   // After stop(): where each file was left (held back to the first line not
   // settled), for the next Agent of a reload (AgentOptions::resume).
   std::vector<FilePosition> tail_positions();
+  // After stop(): the scrapers, for the next Agent of a reload
+  // (AgentOptions::scrapers).
+  std::vector<std::shared_ptr<TargetScraper>> take_scrapers();
 
   std::string url() const { return service_.url(); }
   const AgentOptions& options() const { return options_; }
@@ -85,7 +90,11 @@ class Agent {
   void metrics_loop();
   void tail_loop();
   void log_ship_loop();
-  void scrape_loop();
+  struct ScrapeTarget {
+    std::shared_ptr<TargetScraper> scraper;
+    std::chrono::milliseconds interval;
+  };
+  void scrape_loop(const ScrapeTarget& target);
   void hand_off(wire::MetricsBatch batch);
   void collect_host_metrics();
   void ship_lines();
@@ -141,7 +150,9 @@ class Agent {
   // Set by the log-shipping thread when a batch settles; the tail thread
   // then saves the checkpoint (the tail state is its own).
   std::atomic<bool> settled_changed_{false};
-  std::thread scrape_thread_;
+  std::vector<ScrapeTarget> targets_;
+  std::vector<wire::MetricsBatch> retired_;  // staleness markers of removed targets
+  std::vector<std::thread> scrape_threads_;
   std::deque<wire::MetricsBatch> scraped_;  // under mu_: scrape -> metrics thread
 };
 

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
           const strata::agent::AgentOptions previous = agent->options();
           agent->stop();
           next.resume = agent->tail_positions();
+          next.scrapers = agent->take_scrapers();
           agent.reset();
           try {
             agent = std::make_unique<strata::agent::Agent>(next);
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
                 "previous one",
                 e.what());
             strata::agent::AgentOptions back = previous;
+            back.scrapers = next.scrapers;
             agent.reset();
             agent = std::make_unique<strata::agent::Agent>(back);
             agent->start();

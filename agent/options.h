@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,11 @@ struct AgentOptions {
   // Not a key: where a reload (SIGHUP) hands the previous agent's tail
   // positions to the next one when there is no agent.data_dir.
   std::vector<FilePosition> resume;
+  // Not a key: a reload hands over the previous agent's scrapers. Targets the
+  // new configuration keeps go on with what they last scraped (a series
+  // gone across the reload still gets its staleness marker); the others are
+  // retired: their series get staleness markers at once.
+  std::vector<std::shared_ptr<TargetScraper>> scrapers;
 
   static AgentOptions from_config(const config::Config& cfg);
 };

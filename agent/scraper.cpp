@@ -89,7 +89,7 @@ ScrapeConfig parse_scrape_config(const std::string& spec, std::chrono::milliseco
 
 TargetScraper::TargetScraper(std::string job, std::string url, std::chrono::milliseconds timeout,
                              const std::map<std::string, std::string>& extra_labels)
-    : job_(std::move(job)), url_(std::move(url)) {
+    : job_(std::move(job)), url_(std::move(url)), timeout_(timeout), extra_labels_(extra_labels) {
   target_labels_.emplace_back("job", job_);
   target_labels_.emplace_back("instance", instance_of(url_));
   for (const auto& [k, v] : extra_labels) target_labels_.emplace_back(k, v);
@@ -98,6 +98,12 @@ TargetScraper::TargetScraper(std::string job, std::string url, std::chrono::mill
   o.request_timeout = timeout;
   o.connect_timeout = std::min(timeout, std::chrono::milliseconds(2'000));
   client_ = std::make_unique<http::HttpClient>(o);
+}
+
+bool TargetScraper::same_target(const std::string& job, const std::string& url,
+                                std::chrono::milliseconds timeout,
+                                const std::map<std::string, std::string>& extra_labels) const {
+  return job == job_ && url == url_ && timeout == timeout_ && extra_labels == extra_labels_;
 }
 
 Labels TargetScraper::synthetic(const char* name) const {

@@ -79,6 +79,13 @@ class TargetScraper {
   // the synthetic ones), for when the target is removed from the config.
   wire::MetricsBatch retire(std::int64_t now_ms);
 
+  // Whether a reloaded configuration names this very target (same job, URL,
+  // timeout and extra labels), so the new agent keeps this scraper and what
+  // it last scraped instead of starting over.
+  bool same_target(const std::string& job, const std::string& url,
+                   std::chrono::milliseconds timeout,
+                   const std::map<std::string, std::string>& extra_labels) const;
+
   const std::string& job() const { return job_; }
   const std::string& url() const { return url_; }
 
@@ -86,6 +93,8 @@ class TargetScraper {
   Labels synthetic(const char* name) const;
 
   std::string job_, url_;
+  std::chrono::milliseconds timeout_;
+  std::map<std::string, std::string> extra_labels_;
   std::vector<Label> target_labels_;  // job, instance, agent.labels
   std::unique_ptr<http::HttpClient> client_;
   std::set<Labels> previous_;  // series of the last good scrape, final labels

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "../unit/agent_test_util.h"
 #include "agent/agent.h"
@@ -284,4 +285,123 @@ TEST_CASE("agent scrapes a real node_exporter: up, labels, staleness when it die
         for (const auto& smp : ser.samples) stale += wire::is_stale_nan(smp.value);
   CHECK(stale == cpu.size());
   agent.stop();
+}
+
+namespace {
+
+// A scrape target served in-process: one gauge named after the target, and
+// an optional delay per request (a slow exporter).
+class FakeTarget {
+ public:
+  FakeTarget(std::string metric, std::chrono::milliseconds delay)
+      : metric_(std::move(metric)), server_(options()) {
+    server_.add_route("GET", "/metrics", [this, delay](const http::Request&) {
+      std::this_thread::sleep_for(delay);
+      return http::Response::text(200, "# TYPE " + metric_ + " gauge\n" + metric_ + " 1\n");
+    });
+    server_.start();
+  }
+  ~FakeTarget() { server_.stop(); }
+  std::string url() const { return "http://" + server_.address() + "/metrics"; }
+
+ private:
+  static http::ServerOptions options() {
+    http::ServerOptions o;
+    o.shutdown_grace = std::chrono::milliseconds(200);
+    return o;
+  }
+  std::string metric_;
+  http::HttpServer server_;
+};
+
+AgentOptions scrape_only(const std::string& collector, const agent::testing::TempDir& dir) {
+  AgentOptions o;
+  o.http.listen = "127.0.0.1:0";
+  o.collector_urls = {collector};
+  o.proc_path = dir / "proc";
+  o.interval = std::chrono::hours(1);
+  o.instance = "test-host";
+  return o;
+}
+
+// (metric name, value) of every sample the collector got, in order.
+std::vector<std::pair<std::string, double>> samples_named(const agent::testing::FakeCollector& c,
+                                                          const std::string& name) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& b : c.metrics())
+    for (const auto& s : b.series)
+      if (s.labels.get("__name__") == name)
+        for (const auto& p : s.samples)
+          out.emplace_back(std::string(s.labels.get("instance")), p.value);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("agent scrapes each target on its own schedule: a slow one delays no other",
+          "[integration][agent][scrape]") {
+  agent::testing::FakeCollector collector;
+  agent::testing::TempDir dir;
+  agent::testing::write_fake_proc(dir / "proc");
+  FakeTarget fast("fast_gauge", 0ms), slow("slow_gauge", 1500ms);
+  AgentOptions o = scrape_only(collector.url(), dir);
+  o.scrape_configs = {{"fast", {fast.url()}, 200ms, 2000ms}, {"slow", {slow.url()}, 200ms, 2000ms}};
+  Agent agent(o);
+  agent.start();
+  // One after the other, each 1.5 s scrape of the slow target would hold the
+  // fast one back: at most 2 fast scrapes in 2 s. On its own loop it gets ~10.
+  std::this_thread::sleep_for(2s);
+  const std::size_t fast_scrapes = samples_named(collector, "fast_gauge").size();
+  const std::size_t slow_scrapes = samples_named(collector, "slow_gauge").size();
+  agent.stop();
+  INFO("fast " << fast_scrapes << ", slow " << slow_scrapes);
+  CHECK(fast_scrapes >= 5);
+  CHECK(slow_scrapes <= 2);
+}
+
+TEST_CASE("agent reload: a removed target's series get staleness markers, a kept one goes on",
+          "[integration][agent][scrape]") {
+  agent::testing::FakeCollector collector;
+  agent::testing::TempDir dir;
+  agent::testing::write_fake_proc(dir / "proc");
+  FakeTarget kept("kept_gauge", 0ms), removed("removed_gauge", 0ms);
+  AgentOptions o = scrape_only(collector.url(), dir);
+  o.scrape_configs = {{"kept", {kept.url()}, 200ms, 1000ms},
+                      {"removed", {removed.url()}, 200ms, 1000ms}};
+  auto first = std::make_unique<Agent>(o);
+  first->start();
+  REQUIRE(strata::testing::eventually(
+      [&] {
+        return !samples_named(collector, "kept_gauge").empty() &&
+               !samples_named(collector, "removed_gauge").empty();
+      },
+      10s));
+  first->stop();
+  // What main.cpp does on SIGHUP.
+  AgentOptions next = o;
+  next.scrape_configs = {{"kept", {kept.url()}, 200ms, 1000ms}};
+  next.scrapers = first->take_scrapers();
+  CHECK(next.scrapers.size() == 2);
+  first.reset();
+  Agent second(next);
+  second.start();
+  auto stale_of = [&](const std::string& name) {
+    std::size_t n = 0;
+    for (const auto& [instance, v] : samples_named(collector, name)) n += wire::is_stale_nan(v);
+    return n;
+  };
+  // The removed target: its gauge and its `up` marked stale once; the kept
+  // one: scraped on, never marked.
+  REQUIRE(strata::testing::eventually([&] { return stale_of("removed_gauge") == 1; }, 10s));
+  const std::size_t kept_before = samples_named(collector, "kept_gauge").size();
+  REQUIRE(strata::testing::eventually(
+      [&] { return samples_named(collector, "kept_gauge").size() > kept_before + 2; }, 10s));
+  second.stop();
+  CHECK(stale_of("kept_gauge") == 0);
+  std::size_t up_stale = 0;
+  for (const auto& b : collector.metrics())
+    for (const auto& s : b.series)
+      if (s.labels.get("__name__") == "up" && s.labels.get("job") == "removed")
+        for (const auto& p : s.samples) up_stale += wire::is_stale_nan(p.value);
+  CHECK(up_stale == 1);
 }
