@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include "agent/disk_batch_queue.h"
+#include "agent/journal_reader.h"
 
 #include <malloc.h>
 
@@ -149,6 +150,9 @@ Agent::Agent(AgentOptions options)
       lines_truncated_(service_.metrics().counter(
           "strata_agent_lines_truncated_total",
           "Log lines longer than agent.max_line_bytes, shipped truncated.")),
+      journal_entries_(
+          service_.metrics().counter("strata_agent_journal_entries_read_total",
+                                     "Entries read from the systemd journal (agent.journal).")),
       scrapes_dropped_(service_.metrics().counter(
           "strata_agent_scrapes_dropped_total",
           "Scrape results dropped before shipping because the metrics thread was stalled by "
@@ -211,8 +215,10 @@ void Agent::start() {
   if (!options_.files.empty()) {
     tailer_.start();  // before returning: see "start() records the files" in agent.h
     tail_thread_ = std::thread([this] { tail_loop(); });
-    log_ship_thread_ = std::thread([this] { log_ship_loop(); });
   }
+  if (options_.journal) journal_thread_ = std::thread([this] { journal_loop(); });
+  if (!options_.files.empty() || options_.journal)
+    log_ship_thread_ = std::thread([this] { log_ship_loop(); });
   for (const auto& t : targets_) scrape_threads_.emplace_back([this, &t] { scrape_loop(t); });
 }
 
@@ -242,6 +248,7 @@ void Agent::stop() {
   cv_.notify_all();
   log_cv_.notify_all();
   if (tail_thread_.joinable()) tail_thread_.join();
+  if (journal_thread_.joinable()) journal_thread_.join();
   // The tail thread queued its last lines; one final delivery attempt, then
   // the checkpoint as of what that settled.
   {
@@ -252,12 +259,18 @@ void Agent::stop() {
   if (log_ship_thread_.joinable()) {
     log_ship_thread_.join();
     save_checkpoint();
+    if (options_.journal) save_journal_cursor();
   }
   for (auto& t : scrape_threads_) t.join();
   scrape_threads_.clear();
   if (metrics_thread_.joinable()) metrics_thread_.join();
   service_.stop();
   spdlog::info("strata-agent: stopped");
+}
+
+bool Agent::stopping() {
+  std::lock_guard lock(mu_);
+  return stopping_;
 }
 
 bool Agent::wait_until(std::chrono::steady_clock::time_point deadline) {
@@ -369,6 +382,10 @@ void Agent::ship_lines() {
     in_flight_.push_back(std::move(f));
     save_checkpoint();
   }
+  wait_for_log_queue();
+}
+
+void Agent::wait_for_log_queue() {
   std::unique_lock lock(mu_);
   log_cv_.notify_all();
   // Backpressure while the collector keeps up; see agent.h.
@@ -376,6 +393,90 @@ void Agent::ship_lines() {
     return stopping_ || logs_shipper_.failing() ||
            logs_shipper_.queued_batches() <= kMaxQueuedLogBatches;
   });
+}
+
+std::string Agent::journal_cursor() {
+  std::lock_guard lock(mu_);
+  if (started_ && !stopped_) throw std::logic_error("Agent::journal_cursor() before stop()");
+  return journal_settled_.empty() ? options_.journal_cursor : journal_settled_;
+}
+
+void Agent::save_journal_cursor() {
+  const std::uint64_t settled = logs_shipper_.settled();
+  while (!journal_in_flight_.empty() && journal_in_flight_.front().first <= settled) {
+    journal_settled_ = std::move(journal_in_flight_.front().second);
+    journal_in_flight_.pop_front();
+  }
+  if (options_.data_dir.empty() || journal_settled_.empty() || journal_settled_ == journal_saved_)
+    return;
+  const auto path = std::filesystem::path(options_.data_dir) / "journal.cursor";
+  try {
+    write_file_durably(path, journal_settled_ + "\n");
+    journal_saved_ = journal_settled_;
+  } catch (const std::exception& e) {
+    checkpoint_errors_.inc();
+    spdlog::error("journal: cannot save the cursor (a restart will re-read entries): {}", e.what());
+  }
+}
+
+void Agent::journal_loop() {
+  constexpr std::size_t kJournalBatch = 5'000;
+  constexpr auto kJournalPoll = std::chrono::milliseconds(250);
+  std::string cursor = options_.journal_cursor;
+  if (cursor.empty() && !options_.data_dir.empty()) {
+    const auto path = std::filesystem::path(options_.data_dir) / "journal.cursor";
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+      try {
+        cursor = read_file(path);
+        while (!cursor.empty() && (cursor.back() == '\n' || cursor.back() == '\r'))
+          cursor.pop_back();
+        journal_saved_ = cursor;
+        spdlog::info("journal: resuming from {}", path.string());
+      } catch (const std::exception& e) {
+        spdlog::warn("journal: cannot read {} ({}); starting at the end", path.string(), e.what());
+      }
+    }
+  }
+  journal_settled_ = cursor;
+  std::unique_ptr<JournalReader> reader;
+  bool failing = false;  // log the first failure and the recovery, not every retry
+  while (!stopping()) {
+    try {
+      if (!reader)
+        reader =
+            std::make_unique<JournalReader>(options_.journal_path, cursor, options_.max_line_bytes);
+      std::vector<JournalEntry> entries = reader->read(kJournalBatch);
+      if (failing) spdlog::info("journal {}: readable again", reader->name());
+      failing = false;
+      if (!entries.empty()) {
+        std::vector<TailEntry> lines;
+        lines.reserve(entries.size());
+        for (auto& e : entries) {
+          if (e.truncated) lines_truncated_.inc();
+          TailEntry t;
+          t.path = std::move(e.unit);
+          t.line = std::move(e.message);
+          t.timestamp_ns = e.timestamp_ns;
+          t.truncated = e.truncated;
+          lines.push_back(std::move(t));
+        }
+        journal_entries_.inc(static_cast<double>(lines.size()));
+        for (const auto& b : make_log_batches(std::move(lines), stream_labels_, 1u << 20, "unit"))
+          logs_shipper_.enqueue(b);
+        cursor = reader->cursor();
+        journal_in_flight_.emplace_back(logs_shipper_.pushed(), cursor);
+        wait_for_log_queue();
+      }
+      save_journal_cursor();
+      if (entries.size() < kJournalBatch) reader->wait(kJournalPoll);
+    } catch (const std::exception& e) {
+      if (!failing) spdlog::error("journal: {} (retrying every 5 s)", e.what());
+      failing = true;
+      reader.reset();
+      wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    }
+  }
 }
 
 void Agent::log_ship_loop() {

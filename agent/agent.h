@@ -21,6 +21,11 @@
 //    tail thread waits once kMaxQueuedLogBatches are queued (memory stays
 //    bounded and nothing is evicted); while it fails, reading goes on into
 //    the bounded queue (the on-disk buffer with agent.data_dir).
+//  - journal (only with agent.journal): reads the systemd journal
+//    (agent/journal_reader.h) in batches of up to 5,000 entries, queues them
+//    for the log-shipping thread like the tail thread does, and persists the
+//    cursor of the newest settled entry in <agent.data_dir>/journal.cursor,
+//    so a restart resumes after it (at-least-once).
 //  - scrape (one per target of agent.scrape_configs, as Prometheus runs a
 //    loop per target): scrapes its target at its interval, so a target that
 //    times out delays no other, and hands the result to the metrics thread,
@@ -81,6 +86,9 @@ class Agent {
   // After stop(): the scrapers, for the next Agent of a reload
   // (AgentOptions::scrapers).
   std::vector<std::shared_ptr<TargetScraper>> take_scrapers();
+  // After stop(): the cursor of the newest settled journal entry, for the next
+  // Agent of a reload (AgentOptions::journal_cursor).
+  std::string journal_cursor();
 
   std::string url() const { return service_.url(); }
   const AgentOptions& options() const { return options_; }
@@ -90,6 +98,12 @@ class Agent {
   void metrics_loop();
   void tail_loop();
   void log_ship_loop();
+  void journal_loop();
+  // Tail or journal thread, after queueing log batches: wakes the
+  // log-shipping thread and waits while the collector keeps up and
+  // kMaxQueuedLogBatches are queued.
+  void wait_for_log_queue();
+  void save_journal_cursor();
   struct ScrapeTarget {
     std::shared_ptr<TargetScraper> scraper;
     std::chrono::milliseconds interval;
@@ -104,6 +118,7 @@ class Agent {
   std::vector<FilePosition> checkpoint_positions(bool all_settled);
   // Sleeps until `deadline` or stop(); false once stopping.
   bool wait_until(std::chrono::steady_clock::time_point deadline);
+  bool stopping();
 
   AgentOptions options_;
   Labels stream_labels_;
@@ -131,6 +146,7 @@ class Agent {
   metrics::Counter& host_errors_;
   metrics::Counter& lines_read_;
   metrics::Counter& lines_truncated_;
+  metrics::Counter& journal_entries_;
   metrics::Counter& scrapes_dropped_;
   metrics::Counter& checkpoint_errors_;
   bool host_failing_ = false;  // metrics thread only
@@ -143,6 +159,13 @@ class Agent {
   std::thread metrics_thread_;
   std::thread tail_thread_;
   std::thread log_ship_thread_;
+  std::thread journal_thread_;
+  // Journal thread only (and stop() once it ended): per group of batches
+  // pushed, the shipper's pushed() count after it and the cursor of its
+  // newest entry; the newest settled cursor and what journal.cursor holds.
+  std::deque<std::pair<std::uint64_t, std::string>> journal_in_flight_;
+  std::string journal_settled_;
+  std::string journal_saved_;
   // Under mu_: the tail thread and the log-shipping thread wake each other
   // (a batch queued, a batch settled) without waking the metrics thread.
   std::condition_variable log_cv_;

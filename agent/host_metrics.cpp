@@ -3,10 +3,13 @@
 #include <unistd.h>
 
 #include <array>
-#include <charconv>
-#include <fstream>
-#include <sstream>
 #include <string_view>
+#include <system_error>
+
+#include "agent/diskstats.h"
+#include "agent/filesystem_stats.h"
+#include "agent/netdev.h"
+#include "agent/proc_text.h"
 
 namespace strata::agent {
 
@@ -22,51 +25,45 @@ constexpr std::array<const char*, 8> kCpuModes = {"user",   "nice", "system",  "
 constexpr std::array<const char*, 7> kMemFields = {
     "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapTotal", "SwapFree"};
 
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return !in.bad();
-}
+// The single-value lines of /proc/stat that are exported.
+struct StatLine {
+  const char* key;
+  const char* metric;
+};
+constexpr std::array<StatLine, 5> kStatLines = {{
+    {"ctxt", "node_context_switches_total"},
+    {"btime", "node_boot_time_seconds"},
+    {"processes", "node_forks_total"},
+    {"procs_running", "node_procs_running"},
+    {"procs_blocked", "node_procs_blocked"},
+}};
 
-std::vector<std::string_view> split_ws(std::string_view line) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    std::size_t j = i;
-    while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
-    if (j > i) out.push_back(line.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
-std::vector<std::string_view> split_lines(std::string_view text) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    std::size_t nl = text.find('\n', i);
-    if (nl == std::string_view::npos) nl = text.size();
-    out.push_back(text.substr(i, nl - i));
-    i = nl + 1;
-  }
-  return out;
+// The families read from loadavg, stat and meminfo, with node_exporter's
+// HELP and TYPE.
+const std::vector<MetricFamily>& proc_families() {
+  static const std::vector<MetricFamily> families = {
+      {"node_load1", "gauge", "1m load average."},
+      {"node_load5", "gauge", "5m load average."},
+      {"node_load15", "gauge", "15m load average."},
+      {"node_cpu_seconds_total", "counter", "Seconds the CPUs spent in each mode."},
+      {"node_memory_MemTotal_bytes", "gauge", "Memory information field MemTotal_bytes."},
+      {"node_memory_MemFree_bytes", "gauge", "Memory information field MemFree_bytes."},
+      {"node_memory_MemAvailable_bytes", "gauge", "Memory information field MemAvailable_bytes."},
+      {"node_memory_Buffers_bytes", "gauge", "Memory information field Buffers_bytes."},
+      {"node_memory_Cached_bytes", "gauge", "Memory information field Cached_bytes."},
+      {"node_memory_SwapTotal_bytes", "gauge", "Memory information field SwapTotal_bytes."},
+      {"node_memory_SwapFree_bytes", "gauge", "Memory information field SwapFree_bytes."},
+      {"node_boot_time_seconds", "gauge", "Node boot time, in unixtime."},
+      {"node_context_switches_total", "counter", "Total number of context switches."},
+      {"node_intr_total", "counter", "Total number of interrupts serviced."},
+      {"node_forks_total", "counter", "Total number of forks."},
+      {"node_procs_running", "gauge", "Number of processes in runnable state."},
+      {"node_procs_blocked", "gauge", "Number of processes blocked waiting for I/O to complete."},
+  };
+  return families;
 }
 
 std::string_view first_line(std::string_view text) { return text.substr(0, text.find('\n')); }
-
-bool parse_double(std::string_view s, double& v) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-bool parse_u64(std::string_view s, std::uint64_t& v) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return ec == std::errc() && p == s.data() + s.size();
-}
 
 class Builder {
  public:
@@ -75,14 +72,21 @@ class Builder {
 
   void add(const std::string& name, double value,
            std::initializer_list<std::pair<const char*, std::string>> extra = {}) {
+    Labels labels = base_;
+    for (const auto& [k, v] : extra) labels.set(k, v);
+    add_to(labels, name, value);
+  }
+
+  // `labels` holds the base and per-object labels (device, ...), no name.
+  void add_to(const Labels& labels, const std::string& name, double value) {
     wire::Series s;
-    s.labels = base_;
+    s.labels = labels;
     s.labels.set("__name__", name);
-    for (const auto& [k, v] : extra) s.labels.set(k, v);
     s.samples.push_back({ts_, value});
     out_.series.push_back(std::move(s));
   }
 
+  const Labels& base() const { return base_; }
   void error(std::string msg) { out_.errors.push_back(std::move(msg)); }
 
  private:
@@ -91,9 +95,16 @@ class Builder {
   HostMetrics& out_;
 };
 
+bool read_or_report(const std::string& path, std::string& text, Builder& b) {
+  std::string why;
+  if (read_proc_file(path, text, &why)) return true;
+  b.error(path + ": cannot read: " + why);
+  return false;
+}
+
 void read_loadavg(const std::string& proc, Builder& b) {
   std::string path = proc + "/loadavg", text;
-  if (!read_file(path, text)) return b.error(path + ": cannot read");
+  if (!read_or_report(path, text, b)) return;
   auto fields = split_ws(first_line(text));
   std::array<double, 3> load{};
   if (fields.size() < 3) return b.error(path + ": expected at least 3 fields");
@@ -109,10 +120,7 @@ void read_loadavg(const std::string& proc, Builder& b) {
 // Returns true when a boot time was found, so uptime is only a fallback.
 bool read_stat(const std::string& proc, double clock_ticks, Builder& b) {
   std::string path = proc + "/stat", text;
-  if (!read_file(path, text)) {
-    b.error(path + ": cannot read");
-    return false;
-  }
+  if (!read_or_report(path, text, b)) return false;
   bool have_btime = false;
   int lineno = 0;
   for (std::string_view line : split_lines(text)) {
@@ -150,14 +158,20 @@ bool read_stat(const std::string& proc, double clock_ticks, Builder& b) {
               {{"cpu", cpu}, {"mode", kCpuModes[i]}});
       continue;
     }
+    // "intr TOTAL per-irq...": node_intr_total is the first number.
+    if (key == "intr") {
+      std::uint64_t v;
+      if (f.size() < 2 || !parse_u64(f[1], v)) {
+        bad("malformed 'intr' line");
+        continue;
+      }
+      b.add("node_intr_total", static_cast<double>(v));
+      continue;
+    }
     const char* metric = nullptr;
-    if (key == "ctxt")
-      metric = "node_context_switches_total";
-    else if (key == "btime")
-      metric = "node_boot_time_seconds";
-    else if (key == "procs_running")
-      metric = "node_procs_running";
-    if (!metric) continue;  // intr, processes, softirq, ...: not exported
+    for (const auto& s : kStatLines)
+      if (key == s.key) metric = s.metric;
+    if (!metric) continue;  // softirq, cpu (aggregate), ...: not exported
     std::uint64_t v;
     if (f.size() != 2 || !parse_u64(f[1], v)) {
       bad("malformed '" + std::string(key) + "' line");
@@ -170,8 +184,9 @@ bool read_stat(const std::string& proc, double clock_ticks, Builder& b) {
 }
 
 void read_uptime_boot_time(const std::string& proc, std::int64_t now_ms, Builder& b) {
-  std::string path = proc + "/uptime", text;
-  if (!read_file(path, text)) return b.error(path + ": cannot read (and no btime in stat)");
+  std::string path = proc + "/uptime", text, why;
+  if (!read_proc_file(path, text, &why))
+    return b.error(path + ": cannot read (and no btime in stat): " + why);
   auto f = split_ws(first_line(text));
   double up;
   if (f.empty() || !parse_double(f[0], up) || up < 0)
@@ -183,7 +198,7 @@ void read_uptime_boot_time(const std::string& proc, std::int64_t now_ms, Builder
 
 void read_meminfo(const std::string& proc, Builder& b) {
   std::string path = proc + "/meminfo", text;
-  if (!read_file(path, text)) return b.error(path + ": cannot read");
+  if (!read_or_report(path, text, b)) return;
   int lineno = 0;
   for (std::string_view line : split_lines(text)) {
     ++lineno;
@@ -209,10 +224,100 @@ void read_meminfo(const std::string& proc, Builder& b) {
   }
 }
 
+void read_diskstats(const std::string& proc, Builder& b) {
+  std::string path = proc + "/diskstats", text;
+  if (!read_or_report(path, text, b)) return;
+  DiskstatsParse parsed = parse_diskstats(text, path);
+  for (auto& e : parsed.errors) b.error(std::move(e));
+  const auto& columns = diskstats_columns();
+  for (const auto& d : parsed.devices) {
+    Labels labels = b.base();
+    labels.set("device", d.device);
+    for (std::size_t i = 0; i < d.columns; ++i)
+      b.add_to(labels, columns[i].family.name, static_cast<double>(d.values[i]) * columns[i].scale);
+  }
+}
+
+void read_net_dev(const std::string& proc, Builder& b) {
+  std::string path = proc + "/net/dev", text;
+  if (!read_or_report(path, text, b)) return;
+  NetDevParse parsed = parse_net_dev(text, path);
+  for (auto& e : parsed.errors) b.error(std::move(e));
+  const auto& families = net_dev_families();
+  for (const auto& d : parsed.devices) {
+    Labels labels = b.base();
+    labels.set("device", d.device);
+    for (std::size_t i = 0; i < kNetDevColumns; ++i)
+      b.add_to(labels, families[i].name, static_cast<double>(d.values[i]));
+  }
+}
+
+void read_filesystems(const std::string& proc, BoundedStatvfs& statvfs, Builder& b) {
+  // node_exporter 1.5.0 reads init's mount table (the host's, when the
+  // agent runs in a container that sees the host's /proc), and its own when
+  // /proc/1 is hidden (hidepid) or absent.
+  std::string path = proc + "/1/mounts", text, why;
+  if (!read_proc_file(path, text, &why)) {
+    std::string fallback = proc + "/mounts", why2;
+    if (!read_proc_file(fallback, text, &why2))
+      return b.error(path + ": cannot read: " + why + "; nor " + fallback + ": " + why2);
+    path = fallback;
+  }
+  MountsParse parsed = parse_mounts(text, path);
+  for (auto& e : parsed.errors) b.error(std::move(e));
+  const std::vector<MountEntry> mounts = filesystems_to_stat(std::move(parsed.mounts));
+  std::vector<std::string> paths;
+  paths.reserve(mounts.size());
+  for (const auto& m : mounts) paths.push_back(m.path);
+  const auto results = statvfs.stat_all(paths);
+
+  using Status = BoundedStatvfs::Result::Status;
+  for (std::size_t i = 0; i < mounts.size(); ++i) {
+    const MountEntry& m = mounts[i];
+    const auto& r = results[i];
+    Labels labels = b.base();
+    labels.set("device", m.device);
+    labels.set("fstype", m.fstype);
+    labels.set("mountpoint", m.mount_point);
+    if (r.status != Status::kOk) {
+      // As node_exporter: device_error 1 and no other series for the mount.
+      b.add_to(labels, "node_filesystem_device_error", 1);
+      const std::string ms = std::to_string(statvfs.timeout().count()) + " ms";
+      switch (r.status) {
+        case Status::kError:
+          b.error("statvfs " + m.path + ": " + std::generic_category().message(r.error));
+          break;
+        case Status::kTimedOut:
+          b.error("statvfs " + m.path + ": no answer within " + ms +
+                  "; skipped until the call returns");
+          break;
+        default:
+          b.error("statvfs " + m.path + ": still no answer (timed out after " + ms +
+                  " earlier); skipped");
+          break;
+      }
+      continue;
+    }
+    // Blocks times f_bsize, as node_exporter (f_frsize, the unit POSIX
+    // specifies, equals f_bsize on Linux's common filesystems).
+    const auto bsize = static_cast<double>(r.st.f_bsize);
+    b.add_to(labels, "node_filesystem_device_error", 0);
+    b.add_to(labels, "node_filesystem_size_bytes", static_cast<double>(r.st.f_blocks) * bsize);
+    b.add_to(labels, "node_filesystem_free_bytes", static_cast<double>(r.st.f_bfree) * bsize);
+    b.add_to(labels, "node_filesystem_avail_bytes", static_cast<double>(r.st.f_bavail) * bsize);
+    b.add_to(labels, "node_filesystem_files", static_cast<double>(r.st.f_files));
+    b.add_to(labels, "node_filesystem_files_free", static_cast<double>(r.st.f_ffree));
+    b.add_to(labels, "node_filesystem_readonly", mount_read_only(m) ? 1 : 0);
+  }
+}
+
 }  // namespace
 
-HostMetricsReader::HostMetricsReader(std::string proc_path, Labels base_labels, long clock_ticks)
-    : proc_(std::move(proc_path)), base_(std::move(base_labels)) {
+HostMetricsReader::HostMetricsReader(std::string proc_path, Labels base_labels, long clock_ticks,
+                                     std::shared_ptr<BoundedStatvfs> statvfs)
+    : proc_(std::move(proc_path)),
+      base_(std::move(base_labels)),
+      statvfs_(statvfs ? std::move(statvfs) : BoundedStatvfs::shared_default()) {
   if (clock_ticks <= 0) clock_ticks = sysconf(_SC_CLK_TCK);
   if (clock_ticks <= 0) clock_ticks = 100;  // the Linux USER_HZ on every architecture
   clock_ticks_ = static_cast<double>(clock_ticks);
@@ -224,7 +329,21 @@ HostMetrics HostMetricsReader::collect(std::int64_t now_ms) const {
   read_loadavg(proc_, b);
   if (!read_stat(proc_, clock_ticks_, b)) read_uptime_boot_time(proc_, now_ms, b);
   read_meminfo(proc_, b);
+  read_diskstats(proc_, b);
+  read_net_dev(proc_, b);
+  read_filesystems(proc_, *statvfs_, b);
   return out;
+}
+
+const std::vector<MetricFamily>& host_metric_families() {
+  static const std::vector<MetricFamily> families = [] {
+    std::vector<MetricFamily> all = proc_families();
+    for (const auto& c : diskstats_columns()) all.push_back(c.family);
+    for (const auto& f : filesystem_families()) all.push_back(f);
+    for (const auto& f : net_dev_families()) all.push_back(f);
+    return all;
+  }();
+  return families;
 }
 
 }  // namespace strata::agent

@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
           agent->stop();
           next.resume = agent->tail_positions();
           next.scrapers = agent->take_scrapers();
+          next.journal_cursor = agent->journal_cursor();
           agent.reset();
           try {
             agent = std::make_unique<strata::agent::Agent>(next);
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
                 e.what());
             strata::agent::AgentOptions back = previous;
             back.scrapers = next.scrapers;
+            back.journal_cursor = next.journal_cursor;
             agent.reset();
             agent = std::make_unique<strata::agent::Agent>(back);
             agent->start();

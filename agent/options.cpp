@@ -68,6 +68,13 @@ void add_options(config::Schema& s) {
         "With agent.data_dir: disk per kind (metrics, logs) for batches waiting while the "
         "collector is unreachable (replaces agent.queue_max_bytes); beyond this the oldest are "
         "dropped and counted.");
+  s.add("agent.journal", Type::kBool, "false",
+        "Also ship the systemd journal (one stream per unit: label unit=<_SYSTEMD_UNIT, else "
+        "SYSLOG_IDENTIFIER>). Starts at the journal's end, then resumes from the cursor saved in "
+        "agent.data_dir (journal.cursor).");
+  s.add("agent.journal_path", Type::kString, "",
+        "With agent.journal: a directory of journal files to read instead of the local system "
+        "journal (/var/log/journal, /run/log/journal).");
   s.add("agent.multiline_start", Type::kString, "",
         "RE2 pattern of the first line of a multi-line record (e.g. ^\\d{4}-\\d{2}-\\d{2} or "
         "^[^\\s]); other lines are joined to the record before them with a newline. Empty: every "
@@ -150,6 +157,8 @@ AgentOptions AgentOptions::from_config(const config::Config& cfg) {
   }
 
   o.data_dir = cfg.str("agent.data_dir");
+  o.journal = cfg.boolean("agent.journal");
+  o.journal_path = cfg.str("agent.journal_path");
   o.buffer_max_bytes = static_cast<std::size_t>(cfg.positive_integer("agent.buffer_max_bytes"));
   o.multiline_start = cfg.str("agent.multiline_start");
   if (!o.multiline_start.empty()) {

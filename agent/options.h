@@ -40,6 +40,8 @@ struct AgentOptions {
   std::vector<ScrapeConfig> scrape_configs;  // Prometheus endpoints to scrape
   // Checkpoints and the on-disk buffer live here; empty: neither (memory only).
   std::string data_dir;
+  bool journal = false;         // ship the systemd journal too
+  std::string journal_path;     // empty: the local system journal
   std::string multiline_start;  // RE2; empty: every line is a record
   std::chrono::milliseconds multiline_timeout{1'000};
   // Not a key: where a reload (SIGHUP) hands the previous agent's tail
@@ -50,6 +52,8 @@ struct AgentOptions {
   // gone across the reload still gets its staleness marker); the others are
   // retired: their series get staleness markers at once.
   std::vector<std::shared_ptr<TargetScraper>> scrapers;
+  // Not a key: the journal cursor a reload hands over without agent.data_dir.
+  std::string journal_cursor;
 
   static AgentOptions from_config(const config::Config& cfg);
 };

@@ -247,7 +247,8 @@ bool Shipper::deliver(http::HttpClient& client) {
 
 std::vector<wire::LogsBatch> make_log_batches(std::vector<TailEntry> entries,
                                               const Labels& stream_labels,
-                                              std::size_t max_batch_bytes) {
+                                              std::size_t max_batch_bytes,
+                                              const std::string& source_label) {
   // Timestamp, quotes and separators of an entry in the JSON: keeps a batch of
   // many empty lines bounded too.
   constexpr std::size_t kEntryOverhead = 32;
@@ -267,7 +268,7 @@ std::vector<wire::LogsBatch> make_log_batches(std::vector<TailEntry> entries,
       it = stream_of.emplace(e.path, batch.streams.size()).first;
       wire::LogStream s;
       s.labels = stream_labels;
-      s.labels.set("filename", sanitize_utf8(e.path));
+      s.labels.set(source_label, sanitize_utf8(e.path));
       batch.streams.push_back(std::move(s));
     }
     bytes += e.line.size() + kEntryOverhead;

@@ -128,12 +128,15 @@ class Shipper {
 };
 
 // Groups tailed lines into log batches: one stream per file, labelled
-// `stream_labels` plus filename=<path>; lines keep their order. Lines and
+// `stream_labels` plus filename=<path> (`source_label`=<path>: the journal
+// source passes its entries' unit as the path and "unit"); lines keep their
+// order. Lines and
 // paths are made valid UTF-8 (see utf8.h). A batch holds at most
 // `max_batch_bytes` of line text (at least one line), so it stays far below
 // the collector's body limit.
 std::vector<wire::LogsBatch> make_log_batches(std::vector<TailEntry> entries,
                                               const Labels& stream_labels,
-                                              std::size_t max_batch_bytes = 1u << 20);
+                                              std::size_t max_batch_bytes = 1u << 20,
+                                              const std::string& source_label = "filename");
 
 }  // namespace strata::agent

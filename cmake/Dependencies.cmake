@@ -19,3 +19,5 @@ pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
 pkg_check_modules(SNAPPY REQUIRED IMPORTED_TARGET snappy)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+# The agent's journald source (agent/journal_reader.h).
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)

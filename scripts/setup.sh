@@ -12,10 +12,13 @@ PACKAGES=(
   libboost-dev libboost-system-dev libcurl4-openssl-dev libyaml-cpp-dev
   libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev libprotobuf-dev protobuf-compiler
   libxxhash-dev libbenchmark-dev libssl-dev
+  # the agent's journald source
+  libsystemd-dev
   # tools the tests and benchmarks use
   curl wrk procps openssl ripgrep sqlite3 libsqlite3-dev
-  # systemd-analyze: tests/deploy checks the units under deploy/systemd
-  systemd
+  # systemd-analyze: tests/deploy checks the units under deploy/systemd;
+  # systemd-journal-remote writes the journal files the agent's journal tests read
+  systemd systemd-journal-remote
   # peers the tests and benchmarks run side by side, and the libFuzzer runtime
   prometheus victoria-metrics prometheus-node-exporter prometheus-alertmanager clang libclang-rt-14-dev
   # Prometheus's Python client: a real OpenMetrics exposition for the scrape tests

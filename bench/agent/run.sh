@@ -183,7 +183,10 @@ A_PID=$LAST_PID
 N_PORT=$(free_port)
 start node_exporter "$LOGS/node_exporter.log" "$NODE_EXPORTER" \
   --web.listen-address="127.0.0.1:$N_PORT" --collector.disable-defaults \
-  --collector.cpu --collector.loadavg --collector.meminfo --collector.stat
+  --collector.cpu --collector.loadavg --collector.meminfo --collector.stat \
+  --collector.diskstats --collector.filesystem --collector.netdev \
+  '--collector.filesystem.mount-points-exclude=^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)' \
+  '--collector.netdev.device-exclude=^$'
 N_PID=$LAST_PID
 wait_http "$A_PID" "$LOGS/agent-host.log" "http://127.0.0.1:$A_PORT/readyz" 30
 wait_http "$N_PID" "$LOGS/node_exporter.log" "http://127.0.0.1:$N_PORT/metrics" 30
