@@ -117,24 +117,37 @@ AddResult MemoryIndex::add(const Labels& stream, std::span<const wire::LogEntry>
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     const std::size_t first = terms.size();
-    for_each_term(e.line, [&](std::string_view t) {
-      terms.push_back({term_hash(t), static_cast<std::uint32_t>(term_chars.size()),
-                       static_cast<std::uint32_t>(t.size())});
-      term_chars += t;
-    });
-    // A line's distinct terms: sorted by hash (then text), duplicates dropped.
     auto text = [&](const PreparedTerm& t) {
       return std::string_view(term_chars).substr(t.off, t.len);
     };
-    auto begin = terms.begin() + static_cast<std::ptrdiff_t>(first);
-    std::sort(begin, terms.end(), [&](const PreparedTerm& a, const PreparedTerm& b) {
-      return a.hash != b.hash ? a.hash < b.hash : text(a) < text(b);
+    // A line's distinct terms. A typical line has a dozen or two: a linear
+    // scan of the hashes so far beats sorting them; a line with many terms
+    // is deduplicated by sorting instead (below), so a huge line stays
+    // O(n log n).
+    constexpr std::size_t kLinearDedup = 48;
+    bool many = false;
+    for_each_term(e.line, [&](std::string_view t) {
+      const std::uint64_t h = term_hash(t);
+      if (!many) {
+        for (std::size_t k = first; k < terms.size(); ++k)
+          if (terms[k].hash == h && text(terms[k]) == t) return;
+        many = terms.size() - first >= kLinearDedup;
+      }
+      terms.push_back(
+          {h, static_cast<std::uint32_t>(term_chars.size()), static_cast<std::uint32_t>(t.size())});
+      term_chars += t;
     });
-    terms.erase(std::unique(begin, terms.end(),
-                            [&](const PreparedTerm& a, const PreparedTerm& b) {
-                              return a.hash == b.hash && text(a) == text(b);
-                            }),
-                terms.end());
+    if (many) {
+      auto begin = terms.begin() + static_cast<std::ptrdiff_t>(first);
+      std::sort(begin, terms.end(), [&](const PreparedTerm& a, const PreparedTerm& b) {
+        return a.hash != b.hash ? a.hash < b.hash : text(a) < text(b);
+      });
+      terms.erase(std::unique(begin, terms.end(),
+                              [&](const PreparedTerm& a, const PreparedTerm& b) {
+                                return a.hash == b.hash && text(a) == text(b);
+                              }),
+                  terms.end());
+    }
     prepared.push_back(
         {i, e.timestamp_ns, e.line, entry_hash(fp, e.timestamp_ns, e.line), first, terms.size(),
          parser_ ? parser_->field_terms(stream, e.line) : std::vector<std::string>{}});

@@ -13,6 +13,7 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -37,25 +38,45 @@ std::vector<std::string> unique_terms(std::string_view text, std::size_t max_byt
 
 // ---- implementation ----
 
-inline bool is_term_byte(unsigned char c) {
+constexpr bool is_term_byte(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c >= 0x80;
 }
 
+namespace detail {
+// 0 for a separator, else the byte as a term holds it (ASCII letters
+// lowercased): one table lookup per byte both classifies and folds, which is
+// most of the tokenizer's cost on the ingest path.
+inline constexpr std::array<unsigned char, 256> kTermByte = [] {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 'A' && u <= 'Z')
+      t[u] = static_cast<unsigned char>(u - 'A' + 'a');
+    else if (is_term_byte(u))
+      t[u] = u;
+  }
+  return t;
+}();
+}  // namespace detail
+
 template <typename Fn>
 void for_each_term(std::string_view text, Fn&& fn, std::size_t max_bytes) {
-  std::string term;
-  std::size_t i = 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();
+  std::string term;  // reused: one allocation per call at most
+  std::size_t i = 0;
   while (i < n) {
-    while (i < n && !is_term_byte(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < n && detail::kTermByte[p[i]] == 0) ++i;
     if (i == n) break;
-    std::size_t start = i;
-    while (i < n && is_term_byte(static_cast<unsigned char>(text[i]))) ++i;
-    std::string_view raw = truncate_term(text.substr(start, i - start), max_bytes);
-    term.assign(raw);
-    for (char& c : term)
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    const std::size_t start = i;
+    while (i < n && detail::kTermByte[p[i]] != 0) ++i;
+    // Lowercasing changes only ASCII bytes, so the cut computed on the raw
+    // bytes is the cut of the folded term too.
+    const std::size_t len = truncate_term(text.substr(start, i - start), max_bytes).size();
+    term.resize(len);
+    for (std::size_t k = 0; k < len; ++k)
+      term[k] = static_cast<char>(detail::kTermByte[p[start + k]]);
     fn(std::string_view(term));
   }
 }
