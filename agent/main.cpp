@@ -9,6 +9,7 @@
 // new one resumes each file where the old one left it -- from the checkpoint
 // with agent.data_dir, else from the old agent's positions in memory. An
 // invalid new configuration is logged and the running agent keeps going.
+#include <malloc.h>
 #include <signal.h>
 
 #include <memory>
@@ -20,6 +21,13 @@
 #include "common/service.h"
 
 int main(int argc, char** argv) {
+#ifdef __GLIBC__
+  // One malloc arena for all threads: glibc gives each thread that allocates
+  // its own (up to 8 per core), and each keeps freed memory resident. The
+  // agent's threads mostly wait on I/O, so contention is nil, and its
+  // resident size is what every host pays.
+  mallopt(M_ARENA_MAX, 1);
+#endif
   // Before any thread exists, so SIGHUP reaches the sigwait below only.
   sigset_t hup;
   sigemptyset(&hup);

@@ -72,33 +72,50 @@ std::string trim_slash(std::string s) {
 
 }  // namespace
 
-AlertingServer::AlertingServer(const config::Config& cfg, const Clock* clock)
-    : service_(std::make_unique<Service>("alerting", http_options(cfg, "alerting"))) {
-  const Clock& clk = clock ? *clock : system_clock_;
-  auto interval = cfg.positive_duration("alerting.interval");
-  auto query_timeout = cfg.positive_duration("alerting.query_timeout");
-  auto resend = cfg.positive_duration("alerting.resend_delay");
-
+std::vector<RuleGroup> AlertingServer::load_groups() const {
   std::vector<RuleGroup> groups;
   try {
-    groups = load_rule_files(cfg.list("alerting.rule_files"));
+    groups = load_rule_files(rule_files_);
   } catch (const RuleFileError& e) {
     throw config::ConfigError("config key 'alerting.rule_files': invalid rule file(s):\n" +
                               std::string(e.what()));
   }
-  std::size_t rules = 0, recording = 0;
+  std::size_t recording = 0;
   for (const auto& g : groups)
-    for (const auto& r : g.rules) {
-      ++rules;
-      recording += !r.is_alert();
-    }
-  std::string push_url = trim_slash(cfg.str("alerting.push_url"));
-  if (recording > 0 && push_url.empty())
+    for (const auto& r : g.rules) recording += !r.is_alert();
+  if (recording > 0 && push_url_.empty())
     throw config::ConfigError(fmt::format(
         "config key 'alerting.push_url': required: the rule files have {} recording rule(s)",
         recording));
+  return groups;
+}
 
-  ManagerOptions mo;
+std::unique_ptr<RuleManager> AlertingServer::make_manager(
+    std::vector<RuleGroup> groups, std::shared_ptr<const SavedAlerts> inherited) {
+  std::size_t rules = 0;
+  for (const auto& g : groups) rules += g.rules.size();
+  ManagerOptions mo = manager_options_;
+  mo.inherited_alerts = std::move(inherited);
+  auto m = std::make_unique<RuleManager>(std::move(groups), std::move(mo), *clock_, queries_, push_,
+                                         sink_, service_->metrics());
+  spdlog::info("alerting: {} rule(s) in {} group(s) loaded", rules, m->group_count());
+  return m;
+}
+
+AlertingServer::AlertingServer(const config::Config& cfg, const Clock* clock)
+    : clock_(clock ? clock : &system_clock_),
+      rule_files_(cfg.list("alerting.rule_files")),
+      push_url_(trim_slash(cfg.str("alerting.push_url"))),
+      service_(std::make_unique<Service>("alerting", http_options(cfg, "alerting"))) {
+  auto interval = cfg.positive_duration("alerting.interval");
+  auto query_timeout = cfg.positive_duration("alerting.query_timeout");
+  auto resend = cfg.positive_duration("alerting.resend_delay");
+
+  std::vector<RuleGroup> groups = load_groups();
+  std::size_t rules = 0;
+  for (const auto& g : groups) rules += g.rules.size();
+
+  ManagerOptions& mo = manager_options_;
   mo.default_interval = interval;
   mo.resend_delay = resend;
   mo.data_dir = cfg.str("alerting.data_dir");
@@ -127,13 +144,12 @@ AlertingServer::AlertingServer(const config::Config& cfg, const Clock* clock)
 
   std::string metrics_url = trim_slash(cfg.str("alerting.query_url"));
   std::string logs_url = trim_slash(cfg.str("alerting.logs_query_url"));
-  QueryBackendFactory queries = [metrics_url, logs_url, query_timeout] {
+  queries_ = [metrics_url, logs_url, query_timeout] {
     return std::make_unique<HttpQueryBackend>(metrics_url, logs_url, query_timeout);
   };
-  Pusher push;
-  if (!push_url.empty()) {
+  if (!push_url_.empty()) {
     // One client per thread: HttpClient is not thread-safe.
-    push = [url = push_url + "/api/v1/push/metrics"](const wire::MetricsBatch& batch) {
+    push_ = [url = push_url_ + "/api/v1/push/metrics"](const wire::MetricsBatch& batch) {
       thread_local http::HttpClient client(
           http::ClientOptions{std::chrono::milliseconds(2000), std::chrono::milliseconds(10000), 3,
                               std::chrono::milliseconds(100), std::chrono::milliseconds(1000)});
@@ -146,7 +162,7 @@ AlertingServer::AlertingServer(const config::Config& cfg, const Clock* clock)
   }
   std::map<std::string, std::string> external_labels = mo.external.external_labels;
   Notifier* notifier = notifier_.get();
-  NotifySink sink = [notifier, external_labels](const Notification& n) {
+  sink_ = [notifier, external_labels](const Notification& n) {
     if (external_labels.empty()) return notifier->enqueue(n);
     Notification copy = n;
     for (auto& a : copy.alerts)
@@ -154,22 +170,36 @@ AlertingServer::AlertingServer(const config::Config& cfg, const Clock* clock)
         if (a.labels.get(k).empty()) a.labels.set(k, v);
     notifier->enqueue(copy);
   };
-  manager_ = std::make_unique<RuleManager>(std::move(groups), std::move(mo), clk, queries, push,
-                                           sink, service_->metrics());
-  spdlog::info("alerting: {} rule(s) in {} group(s) loaded", rules, manager_->group_count());
+  manager_ = make_manager(std::move(groups), nullptr);
+  reload_ok_ = &service_->metrics().gauge(
+      "strata_alerting_config_last_reload_successful",
+      "1 if the last reload of the rule files succeeded (or none was asked for), else 0.");
+  reload_ok_->set(1);
+  reloads_ = &service_->metrics().counter("strata_alerting_config_reloads_total",
+                                          "Reloads of the rule files asked for (SIGHUP or "
+                                          "POST /-/reload), successful or not.");
 
   service_->http().add_route("GET", "/api/v1/rules", [this](const http::Request& req) {
+    std::shared_lock lock(manager_mu_);
     return http::Response::json(200,
                                 rules_json(manager_->snapshot(), req.param("type").value_or("")));
   });
   service_->http().add_route("GET", "/api/v1/alerts", [this](const http::Request&) {
+    std::shared_lock lock(manager_mu_);
     return http::Response::json(200, alerts_json(manager_->snapshot()));
+  });
+  service_->http().add_route("POST", "/-/reload", [this](const http::Request&) {
+    std::string error = reload();
+    if (!error.empty())
+      return http::Response::text(500, "failed to reload rule files: " + error + "\n");
+    return http::Response::text(200, "");
   });
 }
 
 AlertingServer::~AlertingServer() { stop(); }
 
 void AlertingServer::start() {
+  std::lock_guard guard(reload_mu_);
   service_->start();
   notifier_->start();
   manager_->start();
@@ -177,11 +207,47 @@ void AlertingServer::start() {
 }
 
 void AlertingServer::stop() {
+  std::lock_guard guard(reload_mu_);
   if (!started_) return;
   started_ = false;
   manager_->stop();  // no new notifications after this
   notifier_->stop();
   service_->stop();
+}
+
+std::string AlertingServer::reload() {
+  std::lock_guard guard(reload_mu_);
+  reloads_->inc();
+  std::vector<RuleGroup> groups;
+  try {
+    groups = load_groups();
+  } catch (const std::exception& e) {
+    reload_ok_->set(0);
+    spdlog::error("alerting: reload failed, the running rules stay: {}", e.what());
+    return e.what();
+  }
+  // Stop first: the alerts handed over are final, and no round of the old
+  // rules runs next to the new ones.
+  manager_->stop();
+  auto inherited = std::make_shared<const SavedAlerts>(manager_->alerts_by_rule());
+  std::unique_ptr<RuleManager> next;
+  try {
+    next = make_manager(std::move(groups), inherited);
+  } catch (const std::exception& e) {
+    if (started_) manager_->start();
+    reload_ok_->set(0);
+    spdlog::error("alerting: reload failed, the running rules stay: {}", e.what());
+    return e.what();
+  }
+  {
+    std::unique_lock lock(manager_mu_);
+    manager_.swap(next);
+  }
+  next.reset();  // the old manager, stopped
+  if (started_) manager_->start();
+  reload_ok_->set(1);
+  spdlog::info("alerting: rule files reloaded");
+  return {};
 }
 
 }  // namespace strata::alerting

@@ -2,14 +2,21 @@
 //
 //   strata-alerting [--config FILE] [--alerting.* flags]   run the service
 //   strata-alerting check FILE...   validate rule files (exit 1 on errors)
-//   strata-alerting test FILE...    promtool-format rule unit tests: not
-//                                   available (they need a PromQL engine,
-//                                   which alerting does not link; exit 2)
+//   strata-alerting test [--tsdb-binary PATH] FILE...
+//                                   rule unit tests in promtool's `test
+//                                   rules` format, run against a child
+//                                   strata-tsdb (alerting/rule_test_runner.h)
+#include <spdlog/spdlog.h>
+
+#include <signal.h>
+
 #include <cstring>
 #include <iostream>
+#include <string_view>
 
 #include "alerting/alerting_server.h"
 #include "alerting/rule_file.h"
+#include "alerting/rule_test_runner.h"
 
 namespace {
 
@@ -36,30 +43,88 @@ int check(int argc, char** argv) {
   return failed ? 1 : 0;
 }
 
+int test(int argc, char** argv) {
+  using namespace strata::alerting;
+  constexpr const char* kUsage =
+      "usage: strata-alerting test [--tsdb-binary PATH] TEST_FILE...\n"
+      "Runs rule unit tests written for `promtool test rules`; each test group runs against a\n"
+      "child strata-tsdb (next to this binary or on $PATH unless --tsdb-binary is given).\n";
+  ruletest::RunOptions options;
+  std::vector<std::string> files;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (a == "--tsdb-binary" || a.starts_with("--tsdb-binary=")) {
+      if (a == "--tsdb-binary") {
+        if (i + 1 >= argc) {
+          std::cerr << "strata-alerting test: --tsdb-binary needs a path\n" << kUsage;
+          return 2;
+        }
+        options.tsdb_binary = argv[++i];
+      } else {
+        options.tsdb_binary = std::string(a.substr(std::strlen("--tsdb-binary=")));
+      }
+      continue;
+    }
+    if (a.starts_with("--")) {
+      std::cerr << "strata-alerting test: unknown option " << a << "\n" << kUsage;
+      return 2;
+    }
+    files.emplace_back(a);
+  }
+  if (files.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  // Rule failures are reported in the test output; the evaluator's own log
+  // lines would only repeat them.
+  spdlog::set_level(spdlog::level::critical);
+  return ruletest::run_test_files(files, options, std::cout, std::cerr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace strata;
   if (argc >= 2 && std::strcmp(argv[1], "check") == 0) return check(argc, argv);
-  if (argc >= 2 && std::strcmp(argv[1], "test") == 0) {
-    std::cerr << "strata-alerting test: rule unit tests (promtool's `test rules` format) need a "
-                 "PromQL engine to evaluate input_series, and strata-alerting deliberately links "
-                 "no storage or query engine. Run `promtool test rules` on the same files: the "
-                 "rule format is Prometheus's.\n";
-    return 2;
-  }
+  if (argc >= 2 && std::strcmp(argv[1], "test") == 0) return test(argc, argv);
+  // Before any thread exists, so SIGHUP reaches the sigwait below only.
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
   config::Schema schema;
   add_logging_options(schema);
   alerting::add_options(schema);
-  return run_main("strata-alerting",
-                  "rule evaluator: Prometheus-format rule files evaluated against the stores' "
-                  "query APIs; webhook and Alertmanager notifications.\n"
-                  "Subcommands: `check FILE...` validates rule files",
-                  schema, argc, argv, [](const config::Config& cfg) {
-                    alerting::AlertingServer server(cfg);
-                    server.start();
-                    wait_for_shutdown_signal();
-                    server.stop();
-                    return 0;
-                  });
+  return run_main(
+      "strata-alerting",
+      "rule evaluator: Prometheus-format rule files evaluated against the stores' "
+      "query APIs; webhook and Alertmanager notifications.\n"
+      "Subcommands: `check FILE...` validates rule files; `test [--tsdb-binary PATH] FILE...` "
+      "runs rule unit tests (promtool's `test rules` format)",
+      schema, argc, argv, [](const config::Config& cfg) {
+        alerting::AlertingServer server(cfg);
+        server.start();
+        // SIGHUP reloads the rule files (as POST /-/reload does).
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        for (;;) {
+          int sig = 0;
+          sigwait(&set, &sig);
+          if (sig != SIGHUP) {
+            spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+          }
+          spdlog::info("SIGHUP: reloading the rule files");
+          server.reload();
+        }
+        server.stop();
+        return 0;
+      });
 }

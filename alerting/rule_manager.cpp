@@ -3,7 +3,6 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -20,6 +19,8 @@ struct RuleManager::RuleRun {
   // The ALERTS / ALERTS_FOR_STATE series written last round, so that one
   // that is gone gets a stale marker (by fingerprint).
   std::map<std::uint64_t, Labels> alert_series;
+  // Likewise the series a recording rule wrote last round.
+  std::map<std::uint64_t, Labels> recorded_series;
   std::string health = "unknown";
   std::string last_error;
   std::int64_t last_evaluation_ms = 0;
@@ -81,10 +82,11 @@ RuleManager::RuleManager(std::vector<RuleGroup> groups, ManagerOptions options, 
                                          "Samples written by recording rules.")),
       registry_(registry) {
   SavedAlerts saved;
-  if (!options_.data_dir.empty()) {
-    persistence_ = std::make_unique<Persistence>(options_.data_dir);
+  if (!options_.data_dir.empty()) persistence_ = std::make_unique<Persistence>(options_.data_dir);
+  if (options_.inherited_alerts)
+    saved = *options_.inherited_alerts;
+  else if (persistence_)
     saved = persistence_->file.load();
-  }
   std::size_t restored = 0;
   for (auto& def : groups) {
     auto g = std::make_unique<GroupRun>();
@@ -114,7 +116,9 @@ RuleManager::RuleManager(std::vector<RuleGroup> groups, ManagerOptions options, 
     }
     groups_.push_back(std::move(g));
   }
-  if (restored) spdlog::info("alerting: restored {} alert(s) from the state file", restored);
+  if (restored)
+    spdlog::info("alerting: restored {} alert(s) from {}", restored,
+                 options_.inherited_alerts ? "the rules before the reload" : "the state file");
 }
 
 RuleManager::~RuleManager() { stop(); }
@@ -185,57 +189,89 @@ void RuleManager::evaluate(GroupRun& g, QueryBackend& backend, std::int64_t ts_m
     } catch (const std::exception& e) {
       error = e.what();
     }
-    std::lock_guard lock(g.mu);
-    if (error.empty() && def.is_alert()) {
-      try {
-        run.alert->evaluate(result, ts_ms);
-      } catch (const std::exception& e) {
-        error = e.what();
-      }
-      if (error.empty()) {
-        append_alert_series(run, ts_ms, alert_series);
-        Notification n;
-        n.group = g.def.name;
-        n.rule = def.alert;
-        n.alerts = run.alert->take_notifications(ts_ms, options_.resend_delay);
-        if (!n.alerts.empty()) {
-          n.generator_url = generator_url(options_.external.external_url, def.expr);
-          n.valid_until_ms = valid_until;
-          notes.push_back(std::move(n));
+    {
+      std::lock_guard lock(g.mu);
+      if (error.empty() && def.is_alert()) {
+        try {
+          run.alert->evaluate(result, ts_ms);
+        } catch (const std::exception& e) {
+          error = e.what();
+        }
+        if (error.empty()) {
+          append_alert_series(run, ts_ms, alert_series);
+          Notification n;
+          n.group = g.def.name;
+          n.rule = def.alert;
+          n.alerts = run.alert->take_notifications(ts_ms, options_.resend_delay);
+          if (!n.alerts.empty()) {
+            n.generator_url = generator_url(options_.external.external_url, def.expr);
+            n.valid_until_ms = valid_until;
+            notes.push_back(std::move(n));
+          }
+        }
+      } else if (error.empty()) {
+        std::map<std::uint64_t, Labels> now;
+        std::size_t first = recorded.series.size();
+        for (const auto& s : result) {
+          Labels l = s.labels;
+          for (const auto& [k, v] : def.labels) l.set(k, v);
+          l.set("__name__", def.record);
+          if (!now.emplace(l.fingerprint(), l).second) {
+            error = "vector contains metrics with the same labelset after applying rule labels";
+            break;
+          }
+          recorded.series.push_back(wire::Series{std::move(l), {{ts_ms, s.value}}});
+        }
+        if (error.empty() && g.def.limit > 0 &&
+            result.size() > static_cast<std::size_t>(g.def.limit))
+          error = fmt::format("exceeded limit of {} with {} series", g.def.limit, result.size());
+        if (!error.empty()) {
+          recorded.series.resize(first);
+        } else {
+          // A series the rule no longer produces ends with a stale marker,
+          // as Prometheus writes it.
+          for (auto& [fp, labels] : run.recorded_series)
+            if (!now.contains(fp))
+              recorded.series.push_back(wire::Series{labels, {{ts_ms, wire::stale_nan()}}});
+          run.recorded_series = std::move(now);
+          recording_rules.push_back(i);
         }
       }
-    } else if (error.empty()) {
-      std::set<std::uint64_t> seen;
-      std::size_t first = recorded.series.size();
-      for (const auto& s : result) {
-        Labels l = s.labels;
-        for (const auto& [k, v] : def.labels) l.set(k, v);
-        l.set("__name__", def.record);
-        if (!seen.insert(l.fingerprint()).second) {
-          error = "vector contains metrics with the same labelset after applying rule labels";
-          break;
-        }
-        recorded.series.push_back(wire::Series{std::move(l), {{ts_ms, s.value}}});
+      evaluations_.inc();
+      if (!error.empty()) {
+        failures_.inc();
+        if (run.health != "err" || run.last_error != error)
+          spdlog::warn("alerting: group \"{}\", rule \"{}\": {}", g.def.name, def.name(), error);
       }
-      if (error.empty() && g.def.limit > 0 && result.size() > static_cast<std::size_t>(g.def.limit))
-        error = fmt::format("exceeded limit of {} with {} series", g.def.limit, result.size());
-      if (!error.empty())
-        recorded.series.resize(first);
-      else
-        recording_rules.push_back(i);
+      run.health = error.empty() ? "ok" : "err";
+      run.last_error = error;
+      run.last_evaluation_ms = ts_ms;
+      run.evaluation_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
-    evaluations_.inc();
-    if (!error.empty()) {
-      failures_.inc();
-      if (run.health != "err" || run.last_error != error)
-        spdlog::warn("alerting: group \"{}\", rule \"{}\": {}", g.def.name, def.name(), error);
-    }
-    run.health = error.empty() ? "ok" : "err";
-    run.last_error = error;
-    run.last_evaluation_ms = ts_ms;
-    run.evaluation_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (options_.push_each_rule) write_results(g, recorded, recording_rules, alert_series);
   }
+  write_results(g, recorded, recording_rules, alert_series);
+  for (const auto& n : notes) {
+    spdlog::info("alerting: group \"{}\", rule \"{}\": notifying {} alert(s)", n.group, n.rule,
+                 n.alerts.size());
+    if (notify_) notify_(n);
+  }
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - group_start).count();
+  {
+    std::lock_guard lock(g.mu);
+    g.last_evaluation_ms = ts_ms;
+    g.evaluation_seconds = secs;
+  }
+  g.duration_gauge->set(secs);
+  g.lag_gauge->set(static_cast<double>(clock_.now_ms() - ts_ms) / 1000.0);
+  save_state();
+}
+
+void RuleManager::write_results(GroupRun& g, wire::MetricsBatch& recorded,
+                                std::vector<std::size_t>& recording_rules,
+                                wire::MetricsBatch& alert_series) {
   if (!recorded.series.empty()) {
     std::string error;
     if (!push_) {
@@ -258,6 +294,8 @@ void RuleManager::evaluate(GroupRun& g, QueryBackend& backend, std::int64_t ts_m
       spdlog::warn("alerting: group \"{}\": {}", g.def.name, error);
     }
   }
+  recorded.series.clear();
+  recording_rules.clear();
   if (!alert_series.series.empty() && push_) {
     try {
       push_(alert_series);
@@ -266,21 +304,7 @@ void RuleManager::evaluate(GroupRun& g, QueryBackend& backend, std::int64_t ts_m
       spdlog::warn("alerting: group \"{}\": writing ALERTS series: {}", g.def.name, e.what());
     }
   }
-  for (const auto& n : notes) {
-    spdlog::info("alerting: group \"{}\", rule \"{}\": notifying {} alert(s)", n.group, n.rule,
-                 n.alerts.size());
-    if (notify_) notify_(n);
-  }
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - group_start).count();
-  {
-    std::lock_guard lock(g.mu);
-    g.last_evaluation_ms = ts_ms;
-    g.evaluation_seconds = secs;
-  }
-  g.duration_gauge->set(secs);
-  g.lag_gauge->set(static_cast<double>(clock_.now_ms() - ts_ms) / 1000.0);
-  save_state();
+  alert_series.series.clear();
 }
 
 void RuleManager::append_alert_series(RuleRun& run, std::int64_t ts_ms, wire::MetricsBatch& out) {
@@ -308,10 +332,9 @@ void RuleManager::append_alert_series(RuleRun& run, std::int64_t ts_ms, wire::Me
   run.alert_series = std::move(now);
 }
 
-void RuleManager::save_state() {
-  if (!persistence_) return;
+SavedAlerts RuleManager::alerts_by_rule() const {
   SavedAlerts state;
-  for (auto& g : groups_) {
+  for (const auto& g : groups_) {
     std::lock_guard lock(g->mu);
     for (const auto& r : g->rules)
       if (r.alert) {
@@ -319,6 +342,12 @@ void RuleManager::save_state() {
         if (!alerts.empty()) state[key_of(g->def, *r.def)] = std::move(alerts);
       }
   }
+  return state;
+}
+
+void RuleManager::save_state() {
+  if (!persistence_) return;
+  SavedAlerts state = alerts_by_rule();
   try {
     persistence_->file.save(state, clock_.now_ms());
   } catch (const std::exception& e) {
@@ -346,7 +375,12 @@ void RuleManager::loop(GroupRun& g) {
 }
 
 void RuleManager::start() {
+  stopping_ = false;  // start() after stop() resumes (a failed reload)
   for (auto& g : groups_) {
+    {
+      std::lock_guard lock(g->wait_mu);
+      g->stopping = false;
+    }
     GroupRun* gp = g.get();
     g->thread = std::thread([this, gp] { loop(*gp); });
   }

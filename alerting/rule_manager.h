@@ -14,7 +14,14 @@
 //    a notification go to the NotifySink (never blocks: see notifier.h).
 //  - recording rule: each sample becomes a series named after the rule (its
 //    labels + the rule's labels) at the group's timestamp; the group's
-//    results are pushed in one batch through the collector (Pusher).
+//    results are pushed in one batch through the collector (Pusher); a
+//    series the rule produced last round and no longer does gets a stale
+//    marker (Prometheus's StaleNaN), as Prometheus writes one. With
+//    ManagerOptions::push_each_rule, each rule's results (and ALERTS
+//    series) are pushed as soon as the rule is evaluated instead, so a
+//    later rule of the group sees them at the same timestamp when the
+//    Pusher writes straight into the store, as Prometheus commits per rule
+//    (the rule unit tests, rule_test_runner.h).
 //  - every pending or firing alert is also written as Prometheus's series
 //    ALERTS{alertname, alertstate, <labels>} 1 and
 //    ALERTS_FOR_STATE{alertname, <labels>} <active since, unix s>, pushed
@@ -44,6 +51,7 @@
 #include "alerting/alert_rule.h"
 #include "alerting/clock.h"
 #include "alerting/rule_file.h"
+#include "alerting/state_file.h"
 #include "common/metrics_registry.h"
 #include "common/wire_format.h"
 
@@ -67,6 +75,12 @@ struct ManagerOptions {
   std::chrono::milliseconds resend_delay{60'000};
   std::string data_dir;  // empty: alerts are not persisted
   ExternalContext external;
+  // Push after every rule rather than once per group round (see above).
+  bool push_each_rule = false;
+  // A reload hands the previous manager's alerts over (alerts_by_rule()),
+  // so pending timers and firing alerts carry on without the state file;
+  // rules still present (same file, group, name and expression) get theirs.
+  std::shared_ptr<const SavedAlerts> inherited_alerts;
 };
 
 struct RuleSnapshot {
@@ -96,6 +110,7 @@ class RuleManager {
   RuleManager(const RuleManager&) = delete;
   RuleManager& operator=(const RuleManager&) = delete;
 
+  // start() after stop() resumes evaluation.
   void start();
   void stop();
   // Evaluates, on the calling thread, every group due at clock.now_ms().
@@ -107,6 +122,9 @@ class RuleManager {
   std::size_t group_count() const;
   std::int64_t next_evaluation_ms(std::size_t group) const;
   std::vector<GroupSnapshot> snapshot() const;
+  // Every alerting rule's alerts, by rule identity (what the state file
+  // holds): what a reload hands to the next manager.
+  SavedAlerts alerts_by_rule() const;
 
  private:
   struct RuleRun;
@@ -115,6 +133,11 @@ class RuleManager {
   bool due(GroupRun& g, std::int64_t now_ms, std::int64_t& ts_ms);
   void loop(GroupRun& g);
   void save_state();
+  // Pushes (then clears) the recording-rule results and ALERTS series
+  // gathered so far in a round; a failed push marks `recording_rules`
+  // unhealthy.
+  void write_results(GroupRun& g, wire::MetricsBatch& recorded,
+                     std::vector<std::size_t>& recording_rules, wire::MetricsBatch& alert_series);
   // The rule's ALERTS{alertstate} = 1 and ALERTS_FOR_STATE = active-since
   // (unix seconds) series at `ts_ms`, and stale markers for the ones gone.
   void append_alert_series(RuleRun& run, std::int64_t ts_ms, wire::MetricsBatch& out);

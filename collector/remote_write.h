@@ -1,21 +1,18 @@
-// Prometheus remote-write 1.0 decoding (X-Prometheus-Remote-Write-Version
-// 0.1.0): the body is a prometheus.WriteRequest (common/prompb/remote.proto)
-// in protobuf, compressed with snappy's block format (not the framed format).
+// Prometheus remote-write 1.0 decoding for the collector's POST /api/v1/write:
+// the shared codec (common/remote_write.h, which the tsdb's receiver uses
+// too) with its errors as the collector's DecodeError (status 400, or 413
+// for a body that decompresses beyond collector.http.max_body_bytes).
 //
 // The decoded batch carries each TimeSeries as one series, in request order,
 // with its labels (empty values dropped: Prometheus semantics) and samples
 // exactly as sent -- NaN payloads included, so the stale marker
-// 0x7ff0000000000002 passes through. Exemplars and native histograms are not
-// stored by Strata: they are counted in `dropped` and otherwise ignored, so
-// that a Prometheus that sends them still gets its float samples in. Request
-// metadata (WriteRequest.metadata) is ignored.
+// 0x7ff0000000000002 passes through. Exemplars and native histograms are
+// counted in `dropped` and otherwise ignored. Errors name what was wrong:
+// corrupt snappy data, a decoded size above the limit (413), a protobuf that
+// does not parse, a duplicate label name ("timeseries[3].labels: duplicate
+// label name \"job\""). Name syntax, limits and UTF-8 are the Validator's.
 //
-// Errors (DecodeError, status 400 unless noted) name what was wrong: corrupt
-// snappy data, a decoded size above the limit (413), a protobuf that does not
-// parse, a duplicate label name ("timeseries[3].labels: duplicate label name
-// \"job\""). Name syntax, limits and UTF-8 are the Validator's.
-//
-// Thread-safety: a pure function.
+// Thread-safety: pure functions.
 #pragma once
 
 #include <cstddef>
@@ -23,14 +20,12 @@
 #include <string_view>
 
 #include "collector/decode_error.h"
+#include "common/remote_write.h"
 #include "common/wire_format.h"
 
 namespace strata::collector {
 
-struct RemoteWriteDropped {
-  std::size_t exemplars = 0;
-  std::size_t histograms = 0;
-};
+using RemoteWriteDropped = remote_write::Dropped;
 
 // Undoes snappy's block format; throws DecodeError (413 when the declared
 // uncompressed length exceeds `max_bytes`, 400 when the data is corrupt).

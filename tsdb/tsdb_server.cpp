@@ -48,6 +48,12 @@ void add_options(config::Schema& s) {
   s.add("tsdb.remote_read.max_samples", Type::kInt, "50000000",
         "Most samples one remote-read response (POST /api/v1/read) may hold; a larger "
         "request is refused with 400.");
+  s.add("tsdb.remote_write_receiver", Type::kBool, "false",
+        "Accept Prometheus remote write (1.0) on POST /api/v1/write, stored straight into "
+        "this node (no Kafka), as Prometheus's --web.enable-remote-write-receiver.");
+  s.add("tsdb.ingest.kafka", Type::kBool, "true",
+        "Consume the metrics topic from Kafka. false: no Kafka at all (kafka.* unused); data "
+        "comes only through tsdb.remote_write_receiver.");
   s.add("tsdb.ingest.max_poll_messages", Type::kInt, "1000",
         "Most Kafka messages applied (then committed) as one batch.");
   s.add("tsdb.ingest.poll_timeout", Type::kDuration, "250ms",
@@ -177,6 +183,11 @@ TsdbServer::TsdbServer(const config::Config& cfg)
   rr.max_samples = static_cast<std::size_t>(cfg.positive_integer("tsdb.remote_read.max_samples"));
   remote_read_ = std::make_unique<RemoteReadApi>(*local_store_, rr, service_.metrics());
   remote_read_->register_routes(service_.http());
+  if (cfg.boolean("tsdb.remote_write_receiver")) {
+    const auto max_body = static_cast<std::size_t>(cfg.integer("tsdb.http.max_body_bytes"));
+    remote_write_ = std::make_unique<RemoteWriteReceiver>(*db_, max_body, service_.metrics());
+    remote_write_->register_routes(service_.http());
+  }
   service_.http().add_route("POST", "/api/v1/admin/tsdb/compact", [this](const http::Request&) {
     try {
       db_->maintain(true);
@@ -209,7 +220,13 @@ TsdbServer::TsdbServer(const config::Config& cfg)
                    "Corrupt WAL records, blocks and chunks found when the store was opened.",
                    [db] { return static_cast<double>(db->open_report().corruptions.size()); });
   ingester_ = std::make_unique<Ingester>(ingester_options(cfg), *db_, service_.metrics());
-  service_.add_readiness_check("kafka ingest", [this] { return ingester_->readiness(); });
+  kafka_ingest_ = cfg.boolean("tsdb.ingest.kafka");
+  if (kafka_ingest_)
+    service_.add_readiness_check("kafka ingest", [this] { return ingester_->readiness(); });
+  else
+    spdlog::info("strata-tsdb: tsdb.ingest.kafka=false: not consuming from Kafka{}",
+                 remote_write_ ? "; data comes through POST /api/v1/write"
+                               : " (and tsdb.remote_write_receiver is off: nothing is ingested)");
 }
 
 TsdbServer::~TsdbServer() { stop(); }
@@ -218,7 +235,7 @@ void TsdbServer::start() {
   if (started_) return;
   started_ = true;
   service_.start();
-  ingester_->start();
+  if (kafka_ingest_) ingester_->start();
 }
 
 void TsdbServer::stop() {

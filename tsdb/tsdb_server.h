@@ -7,6 +7,13 @@
 //   POST /api/v1/admin/tsdb/compact   cut the whole head into blocks now,
 //                                     then compact, downsample and apply
 //                                     retention (benchmarks, backups)
+//   POST /api/v1/write                Prometheus remote write, straight into
+//                                     the DB, with tsdb.remote_write_receiver
+//                                     (remote_write_receiver.h)
+//
+// With tsdb.ingest.kafka=false the ingester is never started (no Kafka
+// connection, no Kafka readiness check): the node serves what reaches it
+// by remote write, or what its data directory already holds.
 //
 // Lifecycle: construct (reads and validates config, opens the data
 // directory and replays the WAL; throws ConfigError or std::runtime_error),
@@ -27,6 +34,7 @@
 #include "tsdb/ingester.h"
 #include "tsdb/query_api.h"
 #include "tsdb/remote_read.h"
+#include "tsdb/remote_write_receiver.h"
 
 namespace strata::tsdb {
 
@@ -76,7 +84,9 @@ class TsdbServer {
   std::unique_ptr<FanoutStore> fanout_store_;  // with tsdb.query.peers only
   std::unique_ptr<QueryApi> fanout_api_;       // with tsdb.query.peers only
   std::unique_ptr<RemoteReadApi> remote_read_;
+  std::unique_ptr<RemoteWriteReceiver> remote_write_;  // tsdb.remote_write_receiver only
   std::unique_ptr<Ingester> ingester_;
+  bool kafka_ingest_ = true;  // tsdb.ingest.kafka
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -417,6 +417,79 @@ TEST_CASE("alerting serves rules and alerts, records through the collector and a
   }
 }
 
+TEST_CASE(
+    "alerting reload: new rules take effect, a pending alert keeps its timer, bad files "
+    "change nothing",
+    "[integration]") {
+  std::string dir = strata::testing::temp_dir("strata-alert-reload");
+  FakeStore store;
+  Receiver sink;
+  store.set("errors > 1", 5);
+  store.set("latency > 2", 7);
+  const std::string rules = dir + "/rules.yml";
+  write_file(rules, R"(groups:
+- name: g
+  interval: 200ms
+  rules:
+  - alert: Errors
+    expr: errors > 1
+    for: 1h
+)");
+  config::Schema schema;
+  add_logging_options(schema);
+  add_options(schema);
+  config::Config cfg(schema);
+  cfg.set("alerting.listen", "127.0.0.1:0", "test");
+  cfg.set("alerting.rule_files", rules, "test");
+  cfg.set("alerting.query_url", store.url(), "test");
+  cfg.set("alerting.webhook_urls", sink.url() + "/hook", "test");
+  cfg.set("alerting.data_dir", "", "test");  // the hand-over must not need the state file
+  AlertingServer server(cfg);
+  server.start();
+  simdjson::dom::parser p;
+  auto alerts = [&] {
+    std::map<std::string, std::pair<std::string, std::string>> out;  // name -> (state, activeAt)
+    for (auto a : get_json(p, server.url() + "/api/v1/alerts")["data"]["alerts"].get_array())
+      out[std::string(std::string_view(a["labels"]["alertname"]))] = {
+          std::string(std::string_view(a["state"])), std::string(std::string_view(a["activeAt"]))};
+    return out;
+  };
+  REQUIRE(eventually([&] { return alerts().count("Errors") == 1; }, 20s));
+  const auto before = alerts().at("Errors");
+  CHECK(before.first == "pending");
+
+  http::HttpClient client;
+  auto reload = [&] { return client.post(server.url() + "/-/reload", "", {}); };
+  // A second rule, the first unchanged.
+  write_file(rules, R"(groups:
+- name: g
+  interval: 200ms
+  rules:
+  - alert: Errors
+    expr: errors > 1
+    for: 1h
+  - alert: Latency
+    expr: latency > 2
+)");
+  auto r = reload();
+  REQUIRE(r.status == 200);
+  REQUIRE(eventually([&] { return alerts().count("Latency") == 1; }, 20s));
+  auto after = alerts();
+  CHECK(after.at("Errors") == before);  // still pending, same activeAt: the timer goes on
+  REQUIRE(eventually([&] { return sink.count("firing", "Latency") >= 1; }, 20s));
+  CHECK(sink.count("firing", "Errors") == 0);
+
+  // A broken file: refused with the reason, the running rules stay.
+  write_file(rules, "groups:\n- name: g\n  rules:\n  - alert: X\n    expr: sum(\n");
+  r = reload();
+  CHECK(r.status == 500);
+  CHECK(r.body.find("rules.yml") != std::string::npos);
+  CHECK(alerts().at("Errors") == before);
+  auto m = client.get(server.url() + "/metrics");
+  CHECK(m.body.find("strata_alerting_config_last_reload_successful 0") != std::string::npos);
+  server.stop();
+}
+
 TEST_CASE("strata-alerting check validates rule files", "[integration]") {
   std::string data = STRATA_ALERTING_DATA_DIR;
   ChildProcess good(

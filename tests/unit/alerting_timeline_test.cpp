@@ -374,3 +374,114 @@ TEST_CASE("ALERTS and ALERTS_FOR_STATE series follow the alert, then go stale",
   CHECK(wire::is_stale_nan(r["ALERTS_FOR_STATE/"]));
   CHECK(round(t0 + 40'000).empty());
 }
+
+TEST_CASE("recording rules: a series that disappears gets one stale marker",
+          "[alerting][timeline]") {
+  auto groups = parse_rule_file(R"(groups:
+- name: g
+  interval: 10s
+  rules:
+  - record: job:up:sum
+    expr: sum by (job) (up)
+)",
+                                "t.yml");
+  // The store answers with the jobs listed in `jobs`; nullopt: the query fails.
+  struct Jobs final : public QueryBackend {
+    std::optional<std::vector<std::string>>* jobs;
+    explicit Jobs(std::optional<std::vector<std::string>>* j) : jobs(j) {}
+    std::vector<Sample> query(RuleSource, const std::string&, std::int64_t) override {
+      if (!*jobs) throw std::runtime_error("store down");
+      std::vector<Sample> out;
+      for (const auto& j : **jobs) out.push_back(Sample{Labels{{"job", j}}, 1});
+      return out;
+    }
+  };
+  std::optional<std::vector<std::string>> jobs = std::vector<std::string>{"api", "batch"};
+  const std::int64_t t0 = 1'000'000'000'000;
+  FakeClock clock(t0);
+  metrics::Registry registry;
+  std::vector<wire::MetricsBatch> pushed;
+  RuleManager m(
+      groups, ManagerOptions{}, clock, [&] { return std::make_unique<Jobs>(&jobs); },
+      [&](const wire::MetricsBatch& b) { pushed.push_back(b); }, nullptr, registry);
+  auto round = [&](std::int64_t ts) {
+    pushed.clear();
+    m.evaluate_group(0, ts);
+    std::map<std::string, double> got;
+    for (const auto& b : pushed)
+      for (const auto& s : b.series) {
+        CHECK(s.labels.get("__name__") == "job:up:sum");
+        CHECK(s.samples.at(0).timestamp_ms == ts);
+        got[std::string(s.labels.get("job"))] = s.samples.at(0).value;
+      }
+    return got;
+  };
+  CHECK(round(t0).size() == 2);
+  jobs = std::vector<std::string>{"api"};
+  auto r = round(t0 + 10'000);
+  CHECK(r.size() == 2);
+  CHECK(r["api"] == 1);
+  CHECK(wire::is_stale_nan(r["batch"]));
+  CHECK(round(t0 + 20'000).size() == 1);  // the marker is written once
+  // A failed query is not an empty result: nothing ends.
+  jobs = std::nullopt;
+  CHECK(round(t0 + 30'000).empty());
+  jobs = std::vector<std::string>{};
+  r = round(t0 + 40'000);
+  CHECK(r.size() == 1);
+  CHECK(wire::is_stale_nan(r["api"]));
+}
+
+TEST_CASE("push_each_rule: a later rule of the group sees a recording at the same timestamp",
+          "[alerting][timeline]") {
+  auto groups = parse_rule_file(R"(groups:
+- name: g
+  interval: 10s
+  rules:
+  - record: job:up:sum
+    expr: sum by (job) (up)
+  - alert: JobDown
+    expr: job:up:sum == 0
+)",
+                                "t.yml");
+  // A store that holds what was pushed: the alert's query sees the recorded
+  // value only if it was written at the evaluation timestamp already.
+  struct Store {
+    std::map<std::int64_t, double> recorded;  // ts -> job:up:sum{job="api"}
+  };
+  struct Backend final : public QueryBackend {
+    Store* store;
+    explicit Backend(Store* s) : store(s) {}
+    std::vector<Sample> query(RuleSource, const std::string& expr, std::int64_t ts) override {
+      if (expr == "sum by (job) (up)") return {Sample{Labels{{"job", "api"}}, 0}};
+      auto it = store->recorded.find(ts);
+      if (it == store->recorded.end() || it->second != 0) return {};
+      return {Sample{Labels{{"__name__", "job:up:sum"}, {"job", "api"}}, 0}};
+    }
+  };
+  for (bool each : {false, true}) {
+    Store store;
+    const std::int64_t t0 = 1'000'000'000'000;
+    FakeClock clock(t0);
+    metrics::Registry registry;
+    std::size_t pushes = 0;
+    ManagerOptions o;
+    o.push_each_rule = each;
+    RuleManager m(
+        groups, o, clock, [&] { return std::make_unique<Backend>(&store); },
+        [&](const wire::MetricsBatch& b) {
+          ++pushes;
+          for (const auto& s : b.series)
+            if (s.labels.get("__name__") == "job:up:sum")
+              store.recorded[s.samples.at(0).timestamp_ms] = s.samples.at(0).value;
+        },
+        nullptr, registry);
+    m.evaluate_group(0, t0);
+    auto snap = m.snapshot();
+    INFO("push_each_rule " << each);
+    // Per rule: the alert saw the value recorded a moment before; per
+    // group round: it is written after the alert was evaluated.
+    CHECK(snap[0].rules[1].alerts.size() == (each ? 1u : 0u));
+    CHECK(pushes == (each ? 2u : 1u));  // (ALERTS series in a push of their own)
+  }
+}
