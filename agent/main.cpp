@@ -10,7 +10,6 @@
 // with agent.data_dir, else from the old agent's positions in memory. An
 // invalid new configuration is logged and the running agent keeps going.
 #include <malloc.h>
-#include <signal.h>
 
 #include <memory>
 
@@ -28,12 +27,7 @@ int main(int argc, char** argv) {
   // resident size is what every host pays.
   mallopt(M_ARENA_MAX, 1);
 #endif
-  // Before any thread exists, so SIGHUP reaches the sigwait below only.
-  sigset_t hup;
-  sigemptyset(&hup);
-  sigaddset(&hup, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
-
+  strata::block_reload_signal();  // before any thread: see wait_for_shutdown_signal()
   strata::config::Schema schema;
   strata::add_logging_options(schema);
   strata::agent::add_options(schema);
@@ -44,28 +38,17 @@ int main(int argc, char** argv) {
       "strata-agent", kDescription, schema, argc, argv, [&](const strata::config::Config& c) {
         auto agent = std::make_unique<strata::agent::Agent>(c);
         agent->start();
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGHUP);
-        for (;;) {
-          int sig = 0;
-          sigwait(&set, &sig);
-          if (sig != SIGHUP) {
-            spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            break;
-          }
+        strata::wait_for_shutdown_signal([&] {
           strata::agent::AgentOptions next;
           try {
             auto cfg = strata::config::Config::from_command_line(schema, argc, argv, "strata-agent",
                                                                  kDescription);
-            if (!cfg) continue;
+            if (!cfg) return;
             next = strata::agent::AgentOptions::from_config(*cfg);
           } catch (const std::exception& e) {
             spdlog::error("SIGHUP: the new configuration is invalid, keeping the running one: {}",
                           e.what());
-            continue;
+            return;
           }
           spdlog::info("SIGHUP: reloading the configuration");
           const strata::agent::AgentOptions previous = agent->options();
@@ -89,7 +72,7 @@ int main(int argc, char** argv) {
             agent = std::make_unique<strata::agent::Agent>(back);
             agent->start();
           }
-        }
+        });
         agent->stop();
         return 0;
       });

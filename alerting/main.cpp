@@ -8,8 +8,6 @@
 //                                   strata-tsdb (alerting/rule_test_runner.h)
 #include <spdlog/spdlog.h>
 
-#include <signal.h>
-
 #include <cstring>
 #include <iostream>
 #include <string_view>
@@ -91,11 +89,7 @@ int main(int argc, char** argv) {
   using namespace strata;
   if (argc >= 2 && std::strcmp(argv[1], "check") == 0) return check(argc, argv);
   if (argc >= 2 && std::strcmp(argv[1], "test") == 0) return test(argc, argv);
-  // Before any thread exists, so SIGHUP reaches the sigwait below only.
-  sigset_t hup;
-  sigemptyset(&hup);
-  sigaddset(&hup, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
+  block_reload_signal();  // before any thread: see wait_for_shutdown_signal()
   config::Schema schema;
   add_logging_options(schema);
   alerting::add_options(schema);
@@ -109,21 +103,7 @@ int main(int argc, char** argv) {
         alerting::AlertingServer server(cfg);
         server.start();
         // SIGHUP reloads the rule files (as POST /-/reload does).
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGHUP);
-        for (;;) {
-          int sig = 0;
-          sigwait(&set, &sig);
-          if (sig != SIGHUP) {
-            spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            break;
-          }
-          spdlog::info("SIGHUP: reloading the rule files");
-          server.reload();
-        }
+        wait_for_shutdown_signal([&] { server.reload(); });
         server.stop();
         return 0;
       });

@@ -115,15 +115,32 @@ void block_shutdown_signals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-int wait_for_shutdown_signal() {
+void block_reload_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int wait_for_shutdown_signal() { return wait_for_shutdown_signal(nullptr); }
+
+int wait_for_shutdown_signal(const std::function<void()>& on_reload) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
-  spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  return sig;
+  if (on_reload) sigaddset(&set, SIGHUP);
+  for (;;) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig == SIGHUP) {
+      spdlog::info("received SIGHUP, reloading");
+      on_reload();
+      continue;
+    }
+    spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    return sig;
+  }
 }
 
 int run_main(const std::string& program, const std::string& description,

@@ -65,6 +65,11 @@ class Service {
 // that the signal is delivered here and not to a random worker thread.
 void block_shutdown_signals();
 int wait_for_shutdown_signal();
+// For a service that reloads on SIGHUP: block_reload_signal() first thing in
+// main (before run_main() and any thread), then wait here: on_reload() runs
+// (on this thread) for every SIGHUP until SIGTERM or SIGINT.
+void block_reload_signal();
+int wait_for_shutdown_signal(const std::function<void()>& on_reload);
 
 // The body of every thin main(): parses the command line against `schema`
 // (exit 0 after --help, exit 2 with a message on a bad config), sets up

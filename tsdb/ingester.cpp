@@ -46,17 +46,7 @@ Ingester::Ingester(IngesterOptions options, DB& db, metrics::Registry& registry)
           "Kafka messages that failed to decode and were skipped (committed past).")),
       rejected_series_(registry.counter("strata_tsdb_ingest_rejected_series_total",
                                         "Series skipped for having no non-empty label.")),
-      appended_(registry.counter("strata_tsdb_appended_samples_total", "Samples stored.")),
-      duplicates_(registry.counter(
-          "strata_tsdb_duplicate_samples_total",
-          "Samples ignored because the identical (timestamp, value) was already stored "
-          "(at-least-once replays).")),
-      conflicts_(registry.counter(
-          "strata_tsdb_conflicting_samples_total",
-          "Samples rejected because another value was already stored at their timestamp.")),
-      too_old_(registry.counter(
-          "strata_tsdb_out_of_bounds_samples_total",
-          "Samples rejected for being older than the out-of-order window or the last block cut.")),
+      counters_(registry),
       errors_(registry.counter("strata_tsdb_ingest_errors_total",
                                "Failed Kafka polls and commits (retried).")),
       loop_(
@@ -79,10 +69,7 @@ void Ingester::record(const BatchStats& s) {
   messages_.inc(static_cast<double>(s.messages));
   rejected_messages_.inc(static_cast<double>(s.rejected_messages));
   rejected_series_.inc(static_cast<double>(s.rejected_series));
-  appended_.inc(static_cast<double>(s.samples.appended));
-  duplicates_.inc(static_cast<double>(s.samples.duplicates));
-  conflicts_.inc(static_cast<double>(s.samples.conflicts));
-  too_old_.inc(static_cast<double>(s.samples.too_old));
+  counters_.add(s.samples);
   if (s.samples.conflicts > 0) {
     // A misbehaving producer can conflict on every batch: log at most every 10 s.
     auto now = std::chrono::steady_clock::now();

@@ -34,6 +34,7 @@
 #include "common/consume_loop.h"
 #include "common/kafka_bus.h"
 #include "common/metrics_registry.h"
+#include "tsdb/append_counters.h"
 #include "tsdb/db.h"
 
 namespace strata::tsdb {
@@ -90,10 +91,7 @@ class Ingester {
   metrics::Counter& messages_;
   metrics::Counter& rejected_messages_;
   metrics::Counter& rejected_series_;
-  metrics::Counter& appended_;
-  metrics::Counter& duplicates_;
-  metrics::Counter& conflicts_;
-  metrics::Counter& too_old_;
+  AppendCounters counters_;
   metrics::Counter& errors_;
   kafka::ConsumeLoop loop_;  // last: its thread uses the members above
 };

@@ -52,19 +52,7 @@ RemoteWriteReceiver::RemoteWriteReceiver(DB& db, std::size_t max_decoded_bytes,
           "strata_tsdb_remote_write_rejected_requests_total",
           "Remote-write requests answered with 400 or 413 (bad body, invalid series, refused "
           "samples).")),
-      // Shared with the Kafka ingester: what the head did with samples,
-      // whichever way they came.
-      appended_(registry.counter("strata_tsdb_appended_samples_total", "Samples stored.")),
-      duplicates_(registry.counter(
-          "strata_tsdb_duplicate_samples_total",
-          "Samples ignored because the identical (timestamp, value) was already stored "
-          "(at-least-once replays).")),
-      conflicts_(registry.counter(
-          "strata_tsdb_conflicting_samples_total",
-          "Samples rejected because another value was already stored at their timestamp.")),
-      too_old_(registry.counter(
-          "strata_tsdb_out_of_bounds_samples_total",
-          "Samples rejected for being older than the out-of-order window or the last block cut.")),
+      counters_(registry),
       exemplars_dropped_(registry.counter("strata_tsdb_remote_write_dropped_total",
                                           "Remote-write exemplars and native histograms "
                                           "received and dropped (not stored by Strata).",
@@ -118,10 +106,7 @@ http::Response RemoteWriteReceiver::write(const http::Request& req) {
           s.labels.to_string(), r.too_old);
     total += r;
   }
-  appended_.inc(static_cast<double>(total.appended));
-  duplicates_.inc(static_cast<double>(total.duplicates));
-  conflicts_.inc(static_cast<double>(total.conflicts));
-  too_old_.inc(static_cast<double>(total.too_old));
+  counters_.add(total);
   exemplars_dropped_.inc(static_cast<double>(dropped.exemplars));
   histograms_dropped_.inc(static_cast<double>(dropped.histograms));
   db_.sync();  // durable before the sender is told so

@@ -37,6 +37,7 @@
 
 #include "common/http_server.h"
 #include "common/metrics_registry.h"
+#include "tsdb/append_counters.h"
 #include "tsdb/db.h"
 
 namespace strata::tsdb {
@@ -55,10 +56,7 @@ class RemoteWriteReceiver {
   std::size_t max_decoded_bytes_;
   metrics::Counter& requests_;
   metrics::Counter& rejected_;
-  metrics::Counter& appended_;
-  metrics::Counter& duplicates_;
-  metrics::Counter& conflicts_;
-  metrics::Counter& too_old_;
+  AppendCounters counters_;
   metrics::Counter& exemplars_dropped_;
   metrics::Counter& histograms_dropped_;
 };
