@@ -20,6 +20,8 @@ namespace {
 
 constexpr auto kPollInterval = std::chrono::milliseconds(250);
 constexpr std::size_t kPendingFlushBytes = 1u << 20;
+// First bytes of <agent.data_dir>/journal.cursor (docs/format/journal_cursor.md).
+constexpr char kJournalCursorHeader[] = "strata-journal-cursor 1 ";
 // Log batches (each at most 1 MiB of lines) queued ahead of the one being
 // delivered before the tail thread waits: enough to keep the shipping thread
 // busy, little enough to keep the agent's memory small.
@@ -411,7 +413,7 @@ void Agent::save_journal_cursor() {
     return;
   const auto path = std::filesystem::path(options_.data_dir) / "journal.cursor";
   try {
-    write_file_durably(path, journal_settled_ + "\n");
+    write_file_durably(path, std::string(kJournalCursorHeader) + journal_settled_ + "\n");
     journal_saved_ = journal_settled_;
   } catch (const std::exception& e) {
     checkpoint_errors_.inc();
@@ -428,9 +430,11 @@ void Agent::journal_loop() {
     std::error_code ec;
     if (std::filesystem::exists(path, ec)) {
       try {
-        cursor = read_file(path);
-        while (!cursor.empty() && (cursor.back() == '\n' || cursor.back() == '\r'))
-          cursor.pop_back();
+        std::string text = read_file(path);
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+        if (!text.starts_with(kJournalCursorHeader))
+          throw std::runtime_error("not a version-1 cursor file (docs/format/journal_cursor.md)");
+        cursor = text.substr(std::string_view(kJournalCursorHeader).size());
         journal_saved_ = cursor;
         spdlog::info("journal: resuming from {}", path.string());
       } catch (const std::exception& e) {

@@ -268,29 +268,6 @@ void load_series(const TestGroup& t, Writer& writer) {
 
 // ---- comparing, printing as promtool ---------------------------------------
 
-std::string go_quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out + "\"";
-}
-
 // Go's strconv.FormatFloat(v, 'E', -1, 64): 5E+01, 1.5E-03, +Inf, NaN.
 std::string format_e(double v) {
   if (std::isnan(v)) return "NaN";

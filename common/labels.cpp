@@ -17,11 +17,14 @@ constexpr char kSep = '\xff';
 
 template <typename Items>  // const or mutable vector<Label>
 auto find_name(Items& items, std::string_view name) {
-  return std::lower_bound(items.begin(), items.end(), name,
-                          [](const Label& l, std::string_view n) { return std::string_view(l.first) < n; });
+  return std::lower_bound(items.begin(), items.end(), name, [](const Label& l, std::string_view n) {
+    return std::string_view(l.first) < n;
+  });
 }
 
-void append_escaped(std::string& out, std::string_view s) {
+}  // namespace
+
+void append_quoted_body(std::string& out, std::string_view s) {
   for (char c : s) {
     switch (c) {
       case '\\':
@@ -51,7 +54,12 @@ void append_escaped(std::string& out, std::string_view s) {
   }
 }
 
-}  // namespace
+std::string go_quote(std::string_view s) {
+  std::string out = "\"";
+  append_quoted_body(out, s);
+  out += '"';
+  return out;
+}
 
 Labels::Labels(std::vector<Label> labels) : items_(std::move(labels)) {
   // Stable so that, of two duplicates, the error names the one sent first
@@ -100,9 +108,9 @@ std::string Labels::to_string() const {
   for (const auto& [name, value] : items_) {
     if (!first) out += ", ";
     first = false;
-    append_escaped(out, name);
+    append_quoted_body(out, name);
     out += "=\"";
-    append_escaped(out, value);
+    append_quoted_body(out, value);
     out += '"';
   }
   out += '}';

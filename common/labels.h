@@ -43,4 +43,10 @@ class Labels {
   std::vector<Label> items_;
 };
 
+// `s` quoted as Go's %q does for text: quotes, backslashes, \n \t \r
+// escaped, other control bytes as \xNN. Label values in to_string(), and
+// expressions in messages that mirror promtool's.
+std::string go_quote(std::string_view s);
+void append_quoted_body(std::string& out, std::string_view s);  // the same, without the quotes
+
 }  // namespace strata

@@ -165,7 +165,12 @@ TEST_CASE("agent ships the journal: unit streams, truncation, restart resumes af
   CHECK(by_unit["ssh.service"][1].line == std::string(100, 'x'));  // cut at agent.max_line_bytes
   CHECK(by_unit["kernel"][0].line == "kernel: eth0 link up");
   CHECK(by_unit["kernel"][0].ts == (kBaseUsec + 2000) * 1000);
-  CHECK(std::filesystem::exists(std::filesystem::path(dir / "data") / "journal.cursor"));
+  const std::string cursor_file = std::filesystem::path(dir / "data") / "journal.cursor";
+  {
+    std::ifstream in(cursor_file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text.starts_with("strata-journal-cursor 1 s="));  // docs/format/journal_cursor.md
+  }
 
   // Written while the agent is down: shipped after the restart, and nothing
   // of the first run again.
