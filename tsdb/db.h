@@ -58,8 +58,9 @@ struct DBOptions {
   std::size_t wal_segment_bytes = 128u << 20;
   // Samples per chunk in blocks (the head's chunks are re-cut when a block
   // is written: longer chunks compress better, shorter ones decode less for
-  // a narrow query).
-  std::uint32_t block_chunk_samples = 1440;
+  // a narrow query; 1440 made an instant `increase(x[1h])` decode 6 h per
+  // series, 240 grew the index by a quarter).
+  std::uint32_t block_chunk_samples = 480;
   std::int64_t retention_raw_ms = 15LL * 86400 * 1000;
   std::int64_t retention_5m_ms = 90LL * 86400 * 1000;
   std::int64_t retention_1h_ms = 365LL * 86400 * 1000;

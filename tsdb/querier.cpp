@@ -120,6 +120,10 @@ SeriesIterator::SeriesIterator(std::vector<ChunkRef> chunks, std::int64_t mint, 
     streams_[1].chunks = of_aggr(chunks, Aggr::kSum);
     streams_[2].chunks = of_aggr(chunks, Aggr::kCount);
   }
+  const auto& raw = streams_[0].chunks;
+  sequential_ = streams_[1].chunks.empty() && streams_[2].chunks.empty();
+  for (std::size_t i = 1; i < raw.size() && sequential_; ++i)
+    sequential_ = raw[i].mint > raw[i - 1].maxt;
 }
 SeriesIterator::SeriesIterator(SeriesIterator&&) noexcept = default;
 SeriesIterator& SeriesIterator::operator=(SeriesIterator&&) noexcept = default;
@@ -161,7 +165,38 @@ bool SeriesIterator::next_raw(std::int64_t* t, double* v) {
   }
 }
 
+bool SeriesIterator::next_sequential() {
+  auto& raw = streams_[0];
+  for (;;) {
+    if (!raw.open.empty()) {
+      // A chunk just opened is already on its first sample.
+      if (!fresh_) raw.step(0);
+      fresh_ = false;
+      if (!raw.open.empty()) {
+        const std::int64_t t = raw.open[0].t();
+        if (t < mint_) continue;
+        if (t > maxt_) {
+          raw.open.clear();
+          raw.next_chunk = raw.chunks.size();
+          return false;
+        }
+        t_ = t;
+        v_ = raw.open[0].v();
+        return true;
+      }
+    }
+    // Chunks wholly before the range are not decoded at all.
+    while (raw.next_chunk < raw.chunks.size() && raw.chunks[raw.next_chunk].maxt < mint_)
+      ++raw.next_chunk;
+    if (raw.next_chunk >= raw.chunks.size() || raw.chunks[raw.next_chunk].mint > maxt_)
+      return false;
+    raw.open_chunk(raw.chunks[raw.next_chunk++]);
+    fresh_ = true;
+  }
+}
+
 bool SeriesIterator::next() {
+  if (sequential_) return next_sequential();
   std::int64_t t;
   double v;
   while (next_raw(&t, &v)) {

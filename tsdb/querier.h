@@ -90,7 +90,12 @@ class SeriesIterator {
  private:
   struct Stream;
   bool next_raw(std::int64_t* t, double* v);
+  bool next_sequential();
   std::vector<Stream> streams_;
+  // Raw chunks only, none overlapping the next (the common case): they are
+  // read one after the other, with no merge across chunks and kinds.
+  bool sequential_ = false;
+  bool fresh_ = false;  // sequential: the open chunk's current sample is not yet returned
   std::int64_t mint_, maxt_;
   std::int64_t t_ = 0;
   double v_ = 0;

@@ -122,7 +122,15 @@ std::vector<std::size_t> select_samples(ast::AggregateOp op, double param,
         if (std::isnan(y)) return true;
         return top ? x > y : x < y;
       };
-      std::stable_sort(m.begin(), m.end(), better);
+      // Only the best `param` are kept: a partial sort, ties in input order
+      // (the members are ascending indices) as a stable sort would leave them.
+      n = std::min<std::size_t>(n, static_cast<std::size_t>(param));
+      std::partial_sort(m.begin(), m.begin() + static_cast<std::ptrdiff_t>(n), m.end(),
+                        [&](std::size_t a, std::size_t b) {
+                          if (better(a, b)) return true;
+                          if (better(b, a)) return false;
+                          return a < b;
+                        });
     }
     if (op != AggregateOp::kLimitRatio)
       n = std::min<std::size_t>(n, static_cast<std::size_t>(param));

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <map>
 #include <numbers>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -117,12 +119,34 @@ class SeriesBuilder {
   void add(const Labels& labels, std::int64_t t, double v) {
     // Callers add a series' points one after another: the last series is
     // the likely target, and an equality test is far cheaper than the map.
-    if (last_ >= out_.size() || !(out_[last_].labels == labels)) {
-      auto [it, inserted] = index_.try_emplace(labels, out_.size());
-      if (inserted) out_.push_back(Series{labels, {}});
-      last_ = it->second;
-    }
-    auto& pts = out_[last_].points;
+    if (last_ >= out_.size() || !(out_[last_].labels == labels)) last_ = slot(labels);
+    append(out_[last_].points, t, v);
+  }
+  // The same for a caller that numbers its label sets (input series, groups):
+  // `key` stands for `labels` at every call, so the labels are looked up
+  // once per key, not compared at every point.
+  void add(std::size_t key, const Labels& labels, std::int64_t t, double v) {
+    if (key >= key_slots_.size()) key_slots_.resize(key + 1, kNoSlot);
+    if (key_slots_[key] == kNoSlot) key_slots_[key] = slot(labels);
+    append(out_[key_slots_[key]].points, t, v);
+  }
+  // For a caller adding one series' points in a row: its slot, then
+  // add_to(slot, ...). A slot that receives no point is not output.
+  std::size_t series(const Labels& labels) { return slot(labels); }
+  void add_to(std::size_t slot, std::int64_t t, double v) { append(out_[slot].points, t, v); }
+  Matrix take() {
+    std::erase_if(out_, [](const Series& s) { return s.points.empty(); });
+    return std::move(out_);
+  }
+
+ private:
+  static constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
+  std::size_t slot(const Labels& labels) {
+    auto [it, inserted] = index_.try_emplace(labels, out_.size());
+    if (inserted) out_.push_back(Series{labels, {}});
+    return it->second;
+  }
+  static void append(std::vector<Point>& pts, std::int64_t t, double v) {
     if (pts.empty() || pts.back().t < t) {
       pts.push_back({t, v});
       return;
@@ -133,12 +157,11 @@ class SeriesBuilder {
       throw ExecutionError("vector cannot contain metrics with the same labelset");
     pts.insert(pos, {t, v});
   }
-  Matrix take() { return std::move(out_); }
 
- private:
   std::map<Labels, std::size_t> index_;
   Matrix out_;
-  std::size_t last_ = static_cast<std::size_t>(-1);
+  std::size_t last_ = kNoSlot;
+  std::vector<std::size_t> key_slots_;
 };
 
 // The samples of a Matrix at each step, in ascending step order.
@@ -374,6 +397,35 @@ struct Windows {
   std::int64_t range = 0;
 };
 
+// Runs fn(part, begin, end) over [0, n) cut into `parts` contiguous ranges
+// (part 0 first), the first on this thread and the others on threads of their own; the first
+// exception of any part is rethrown after all have finished.
+template <class F>
+void run_split(std::size_t n, std::size_t parts, const F& fn) {
+  if (parts <= 1 || n < parts) {
+    fn(std::size_t{0}, std::size_t{0}, n);
+    return;
+  }
+  std::vector<std::future<void>> others;
+  for (std::size_t k = 1; k < parts; ++k)
+    others.push_back(std::async(std::launch::async,
+                                [&fn, n, parts, k] { fn(k, n * k / parts, n * (k + 1) / parts); }));
+  std::exception_ptr first;
+  try {
+    fn(std::size_t{0}, std::size_t{0}, n / parts);
+  } catch (...) {
+    first = std::current_exception();
+  }
+  for (auto& f : others) {
+    try {
+      f.get();
+    } catch (...) {
+      if (!first) first = std::current_exception();
+    }
+  }
+  if (first) std::rethrow_exception(first);
+}
+
 class Evaluator {
  public:
   // `hint_step`: the step passed to the store in SelectHints (0 for an
@@ -430,18 +482,57 @@ class Evaluator {
     return ts - offset_ms;
   }
 
-  std::vector<RawSeries> load(const std::vector<LabelMatcher>& matchers, std::int64_t mint,
-                              std::int64_t maxt, std::string_view func, bool drop_stale) {
+  // The store's series for `matchers` over [mint, maxt]; its warnings
+  // become the query's.
+  std::vector<strata::tsdb::Series> select(const std::vector<LabelMatcher>& matchers,
+                                           std::int64_t mint, std::int64_t maxt,
+                                           std::string_view func) {
     SelectHints hints;
     hints.step_ms = hint_step_;
     hints.func = std::string(func);
     hints.resolution = q_.query_options.max_source_resolution;
     std::vector<std::string> store_warnings;
     hints.warnings = &store_warnings;
-    std::vector<RawSeries> out;
-    std::size_t loaded = 0;
-    const auto selected = q_.store.select(matchers, mint, maxt, hints);
+    auto selected = q_.store.select(matchers, mint, maxt, hints);
     for (auto& w : store_warnings) q_.warn(std::move(w));
+    return selected;
+  }
+
+  // Threads to decode `series` selected series with: decoding is most of a
+  // large query, and series decode independently.
+  std::size_t decode_parts(std::size_t series) const {
+    if (series < 256) return 1;
+    unsigned t = q_.options.decode_threads;
+    if (t == 0) t = std::min(4u, std::max(1u, std::thread::hardware_concurrency()));
+    return t;
+  }
+
+  std::vector<RawSeries> load(const std::vector<LabelMatcher>& matchers, std::int64_t mint,
+                              std::int64_t maxt, std::string_view func, bool drop_stale) {
+    const auto selected = select(matchers, mint, maxt, func);
+    const std::size_t parts = decode_parts(selected.size());
+    std::vector<std::vector<RawSeries>> part_out(parts);
+    std::vector<std::size_t> part_samples(parts, 0);
+    run_split(selected.size(), parts, [&](std::size_t k, std::size_t begin, std::size_t end) {
+      part_samples[k] = load_part(std::span(selected).subspan(begin, end - begin), mint, maxt,
+                                  drop_stale, part_out[k]);
+    });
+    std::vector<RawSeries> out;
+    for (std::size_t k = 0; k < parts; ++k) {
+      q_.add_samples(part_samples[k]);
+      if (out.empty())
+        out = std::move(part_out[k]);
+      else
+        std::move(part_out[k].begin(), part_out[k].end(), std::back_inserter(out));
+    }
+    return out;
+  }
+
+  // The samples of `selected` in [mint, maxt] into `out`; returns how many.
+  // Safe on any thread: it checks the deadline but counts nothing itself.
+  std::size_t load_part(std::span<const strata::tsdb::Series> selected, std::int64_t mint,
+                        std::int64_t maxt, bool drop_stale, std::vector<RawSeries>& out) const {
+    std::size_t loaded = 0, since_check = 0;
     TimestampColumnCache columns;  // shared by the series, dropped before them
     for (const auto& s : selected) {
       RawSeries r{s.labels, {}};
@@ -465,15 +556,11 @@ class Evaluator {
         r.points.push_back({it.t(), it.v()});
       }
       loaded += r.points.size();
-      if (loaded > 65536) {
-        q_.add_samples(loaded);
-        loaded = 0;
-        q_.check();
-      }
+      since_check += r.points.size();
+      if (since_check > 65536) since_check = 0, q_.check();
       if (!r.points.empty()) out.push_back(std::move(r));
     }
-    q_.add_samples(loaded);
-    return out;
+    return loaded;
   }
 
   Matrix constant(const std::vector<double>& values) {
@@ -515,7 +602,8 @@ class Evaluator {
     SeriesBuilder b;
     for (auto& s : in) {
       Labels l = drop_name(s.labels);
-      for (const auto& p : s.points) b.add(l, p.t, -p.v);
+      const std::size_t slot = b.series(l);
+      for (const auto& p : s.points) b.add_to(slot, p.t, -p.v);
     }
     return b.take();
   }
@@ -527,29 +615,62 @@ class Evaluator {
     const std::int64_t offset = vs.offset.count();
     auto eff = [&](std::int64_t ts) { return eff_time(vs.at, vs.at_ms, offset, ts); };
     const std::int64_t lo = eff(r_.start), hi = eff(r_.end);
-    auto raw = load(vs.matchers, lo - q_.lookback + 1, hi, func, false);
-    SeriesBuilder b;
+    const std::int64_t mint = lo - q_.lookback + 1;
+    // Each series is decoded straight into its step values: the raw
+    // samples are never materialised. Large selections decode in parts on
+    // several threads (deadline checks only there; counting here).
+    const auto selected = select(vs.matchers, mint, hi, func);
+    const std::size_t parts = decode_parts(selected.size());
+    std::vector<Matrix> part_out(parts);
+    std::vector<std::size_t> part_samples(parts, 0);
+    run_split(selected.size(), parts, [&](std::size_t k, std::size_t begin, std::size_t end) {
+      TimestampColumnCache columns;  // shared by the part's series, dropped before them
+      std::size_t since_check = 0;
+      for (std::size_t si = begin; si < end; ++si) {
+        const auto& s = selected[si];
+        auto it = s.iterator(&columns);
+        bool more = it.next();
+        while (more && it.t() < mint) more = it.next();
+        bool have = false;
+        Point p{};
+        std::size_t decoded = 0;
+        Series o{timestamps ? drop_name(s.labels) : s.labels, {}};
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::int64_t ts = r_.at(i), t = eff(ts);
+          while (more && it.t() <= t) {
+            if (it.t() > hi) {
+              more = false;
+              break;
+            }
+            p = {it.t(), it.v()};
+            have = true;
+            ++decoded;
+            more = it.next();
+          }
+          if (!have) continue;
+          // Lookback is left-open, (t - lookback, t]; a stale marker ends the series.
+          if (p.t <= t - q_.lookback || wire::is_stale_nan(p.v)) continue;
+          o.points.push_back({ts, timestamps ? static_cast<double>(p.t) / 1000 : p.v});
+        }
+        part_samples[k] += decoded;
+        since_check += decoded;
+        if (since_check > 65536) since_check = 0, q_.check();
+        if (!o.points.empty()) part_out[k].push_back(std::move(o));
+      }
+    });
     Matrix out;
-    for (auto& s : raw) {
-      Series o{timestamps ? drop_name(s.labels) : std::move(s.labels), {}};
-      std::size_t j = 0;  // first point after the step's time
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::int64_t ts = r_.at(i), t = eff(ts);
-        while (j < s.points.size() && s.points[j].t <= t) ++j;
-        if (j == 0) continue;
-        const Point& p = s.points[j - 1];
-        // Lookback is left-open, (t - lookback, t]; a stale marker ends the series.
-        if (p.t <= t - q_.lookback || wire::is_stale_nan(p.v)) continue;
-        o.points.push_back({ts, timestamps ? static_cast<double>(p.t) / 1000 : p.v});
-      }
-      if (o.points.empty()) continue;
-      if (timestamps) {
-        for (const auto& p : o.points) b.add(o.labels, p.t, p.v);
-      } else {
-        out.push_back(std::move(o));
-      }
+    for (std::size_t k = 0; k < parts; ++k) {
+      q_.add_samples(part_samples[k]);
+      std::move(part_out[k].begin(), part_out[k].end(), std::back_inserter(out));
     }
-    return timestamps ? b.take() : out;
+    if (!timestamps) return out;
+    // timestamp(): names are dropped, so two series may now collide.
+    SeriesBuilder b;
+    for (const auto& o : out) {
+      const std::size_t slot = b.series(o.labels);
+      for (const auto& pt : o.points) b.add_to(slot, pt.t, pt.v);
+    }
+    return b.take();
   }
 
   Windows load_windows(const ast::Expr& arg_in, std::string_view func) {
@@ -619,7 +740,8 @@ class Evaluator {
       SeriesBuilder b;
       for (auto& s : eval(arg)) {
         Labels l = drop_name(s.labels);
-        for (const auto& p : s.points) b.add(l, p.t, static_cast<double>(p.t) / 1000);
+        const std::size_t slot = b.series(l);
+        for (const auto& p : s.points) b.add_to(slot, p.t, static_cast<double>(p.t) / 1000);
       }
       return b.take();
     }
@@ -638,10 +760,11 @@ class Evaluator {
       std::vector<double> args(scalars.size());
       for (auto& s : in) {
         Labels l = drop_name(s.labels);
+        const std::size_t slot = b.series(l);
         for (const auto& p : s.points) {
           auto i = r_.index(p.t);
           for (std::size_t a = 0; a < scalars.size(); ++a) args[a] = scalars[a][i];
-          if (auto v = fn::eval_elementwise(name, p.v, args)) b.add(l, p.t, *v);
+          if (auto v = fn::eval_elementwise(name, p.v, args)) b.add_to(slot, p.t, *v);
         }
       }
       return b.take();
@@ -664,7 +787,8 @@ class Evaluator {
       SeriesBuilder b;
       for (auto& s : eval(*c.args[0])) {
         Labels l = lr.apply(s.labels);
-        for (const auto& p : s.points) b.add(l, p.t, p.v);
+        const std::size_t slot = b.series(l);
+        for (const auto& p : s.points) b.add_to(slot, p.t, p.v);
       }
       return b.take();
     }
@@ -676,7 +800,8 @@ class Evaluator {
       SeriesBuilder b;
       for (auto& s : eval(*c.args[0])) {
         Labels l = fn::label_join(s.labels, dst, sep, srcs);
-        for (const auto& p : s.points) b.add(l, p.t, p.v);
+        const std::size_t slot = b.series(l);
+        for (const auto& p : s.points) b.add_to(slot, p.t, p.v);
       }
       return b.take();
     }
@@ -711,17 +836,12 @@ class Evaluator {
     if (name == "histogram_quantile") {
       std::vector<double> q = eval_scalar(*c.args[0]);
       Matrix in = eval(*c.args[1]);
-      StepCursor cur(in);
-      SeriesBuilder b;
-      for (std::size_t i = 0; i < n; ++i) {
-        Vector v = cur.vector_at(r_.at(i));
-        if (v.empty()) continue;
-        std::vector<std::string> warnings;
-        for (const auto& s : fn::histogram_quantile(q[i], v, &warnings))
-          b.add(s.labels, r_.at(i), s.v);
-        for (auto& w : warnings) q_.warn(std::move(w));
-      }
-      return b.take();
+      std::vector<std::int64_t> steps(n);
+      for (std::size_t i = 0; i < n; ++i) steps[i] = r_.at(i);
+      std::vector<std::string> warnings;
+      Matrix out = fn::histogram_quantile(q, in, steps, &warnings);
+      for (auto& w : warnings) q_.warn(std::move(w));
+      return out;
     }
     if (name.starts_with("histogram_")) {
       // The other histogram_* functions read native histograms, which this
@@ -761,10 +881,23 @@ class Evaluator {
     }
 
     const bool keep_name = fn::keeps_metric_name(name);
+    // rate and increase look for counter resets in every window; a running
+    // count of resets per series answers "none in this window" at once.
+    const bool counter = name == "rate" || name == "increase";
+    std::vector<std::uint32_t> resets;  // resets[k]: samples 1..k below their predecessor
     SeriesBuilder b;
-    for (auto& s : w.series) {
+    for (std::size_t si = 0; si < w.series.size(); ++si) {
+      auto& s = w.series[si];
       q_.check();
       Labels l = keep_name ? s.labels : drop_name(s.labels);
+      if (counter) {
+        resets.resize(s.points.size());
+        std::uint32_t count = 0;
+        for (std::size_t k = 0; k < s.points.size(); ++k) {
+          if (k > 0 && s.points[k].v < s.points[k - 1].v) ++count;
+          resets[k] = count;
+        }
+      }
       std::size_t lo = 0, hi = 0;
       for (std::size_t i = 0; i < n; ++i) {
         const std::int64_t t = w.eff[i];
@@ -779,8 +912,9 @@ class Evaluator {
         args.range_end = t;
         if (!scalars.empty()) args.scalar1 = scalars[0][i];
         if (scalars.size() > 1) args.scalar2 = scalars[1][i];
+        if (counter) args.no_resets = resets[hi - 1] == resets[lo];
         auto v = fn::eval_range(name, std::span<const Point>(s.points).subspan(lo, hi - lo), args);
-        if (v) b.add(l, r_.at(i), *v);
+        if (v) b.add(si, l, r_.at(i), *v);
       }
     }
     return b.take();
@@ -813,8 +947,10 @@ class Evaluator {
         }
       }
     SeriesBuilder b;
-    for (const auto& [labels, points] : merged)
-      for (const auto& [t, v] : points) b.add(labels, t, v);
+    for (const auto& [labels, points] : merged) {
+      const std::size_t slot = b.series(labels);
+      for (const auto& [t, v] : points) b.add_to(slot, t, v);
+    }
     return b.take();
   }
 
@@ -867,11 +1003,11 @@ class Evaluator {
         // topk & co keep whole samples: their series' own labels.
         const double p = selection_param(a.op, param[i]);
         for (std::size_t k : select_samples(a.op, p, values, group_of, keys.size(), offsets))
-          b.add(in[series_of[k]].labels, r_.at(i), values[k]);
+          b.add(series_of[k], in[series_of[k]].labels, r_.at(i), values[k]);
         continue;
       }
       for (auto [g, v] : aggregate_grouped(a.op, param[i], values, group_of, keys.size()))
-        b.add(keys[g], r_.at(i), v);
+        b.add(g, keys[g], r_.at(i), v);
     }
     return b.take();
   }
@@ -897,6 +1033,7 @@ class Evaluator {
       const bool drop = drops_name(e.op) || e.return_bool;
       for (auto& s : vec) {
         Labels l = drop ? drop_name(s.labels) : s.labels;
+        const std::size_t slot = b.series(l);
         for (const auto& p : s.points) {
           double lv = p.v, rv = sv[r_.index(p.t)];
           if (swap) std::swap(lv, rv);
@@ -906,7 +1043,7 @@ class Evaluator {
             v = keep ? 1 : 0;
             keep = true;
           }
-          if (keep) b.add(l, p.t, v);
+          if (keep) b.add_to(slot, p.t, v);
         }
       }
       return b.take();

@@ -107,6 +107,10 @@ struct EngineOptions {
   // Step of a subquery written without one (`x[1h:]`); Prometheus's
   // global evaluation_interval.
   std::chrono::milliseconds default_evaluation_interval{std::chrono::minutes(1)};
+  // Threads one query may use to decode the samples of a large selection
+  // (>= 256 series); 0: the machine's cores, at most 4. Small selections
+  // stay on the calling thread.
+  unsigned decode_threads = 0;
 };
 
 struct QueryOptions {

@@ -51,7 +51,7 @@ std::optional<double> extrapolated_rate(std::span<const Point> s, const RangeArg
                                         bool is_counter, bool is_rate) {
   if (s.size() < 2) return std::nullopt;
   double result = s.back().v - s.front().v;
-  if (is_counter) {
+  if (is_counter && !a.no_resets) {
     double last = 0;
     for (const auto& p : s) {
       if (p.v < last) result += last;
@@ -552,21 +552,21 @@ bool almost_equal(double a, double b, double epsilon) {
   return diff / std::min(abs_sum, std::numeric_limits<double>::max()) < epsilon;
 }
 
-double bucket_quantile(double q, std::vector<Bucket> b) {
+// `b` is sorted by bound (callers pass it so) and is used as scratch.
+double bucket_quantile(double q, std::vector<Bucket>& b) {
   if (std::isnan(q)) return NAN;
   if (q < 0) return -INFINITY;
   if (q > 1) return INFINITY;
-  std::sort(b.begin(), b.end(), [](const Bucket& x, const Bucket& y) { return x.upper < y.upper; });
   if (b.empty() || !(std::isinf(b.back().upper) && b.back().upper > 0)) return NAN;
   // Coalesce buckets with the same bound (from series differing in name only).
-  std::vector<Bucket> c;
+  std::size_t n = 0;
   for (const auto& x : b) {
-    if (!c.empty() && c.back().upper == x.upper)
-      c.back().count += x.count;
+    if (n > 0 && b[n - 1].upper == x.upper)
+      b[n - 1].count += x.count;
     else
-      c.push_back(x);
+      b[n++] = x;
   }
-  b = std::move(c);
+  b.resize(n);
   // Force monotonic counts; ignore differences that are float noise.
   double prev = b[0].count;
   for (std::size_t i = 1; i < b.size(); ++i) {
@@ -597,35 +597,64 @@ double bucket_quantile(double q, std::vector<Bucket> b) {
 
 }  // namespace
 
-Vector histogram_quantile(double q, const Vector& in, std::vector<std::string>* warnings) {
-  std::map<Labels, std::vector<Bucket>> groups;
-  std::vector<Labels> order;
-  for (const auto& s : in) {
+Matrix histogram_quantile(std::span<const double> q, const Matrix& in,
+                          std::span<const std::int64_t> steps, std::vector<std::string>* warnings) {
+  // Group every bucket series once: its group and its upper bound.
+  struct Member {
+    double upper;
+    std::size_t series;
+  };
+  std::map<Labels, std::size_t> group_ids;
+  std::vector<Series> out;
+  std::vector<std::vector<Member>> members;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const Labels& l = in[i].labels;
     double upper = 0;
-    if (!parse_go_float(s.labels.get("le"), &upper)) {
+    if (!parse_go_float(l.get("le"), &upper)) {
       if (warnings)
         warnings->push_back(
             "PromQL warning: bucket label \"le\" is missing or has a malformed "
             "value of \"" +
-            std::string(s.labels.get("le")) + "\"");
+            std::string(l.get("le")) + "\"");
       continue;
     }
     std::vector<Label> items;
-    for (const auto& l : s.labels.items())
-      if (l.first != "le" && l.first != "__name__") items.push_back(l);
-    Labels key(std::move(items));
-    auto [it, inserted] = groups.try_emplace(key);
-    if (inserted) order.push_back(key);
-    it->second.push_back({upper, s.v});
+    for (const auto& x : l.items())
+      if (x.first != "le" && x.first != "__name__") items.push_back(x);
+    auto [it, inserted] = group_ids.try_emplace(Labels(std::move(items)), out.size());
+    if (inserted) {
+      out.push_back(Series{it->first, {}});
+      members.emplace_back();
+    }
+    members[it->second].push_back({upper, i});
   }
-  if (warnings && (q < 0 || q > 1 || std::isnan(q)) && !groups.empty())
-    warnings->push_back("PromQL warning: quantile value should be between 0 and 1, got " +
-                        format_number(q));
-  Vector out;
-  for (auto& key : order) {
-    double v = bucket_quantile(q, groups[key]);
-    out.push_back(Sample{key, 0, v});
+  // Ascending bounds, so a step's buckets come out sorted.
+  for (auto& m : members)
+    std::stable_sort(m.begin(), m.end(),
+                     [](const Member& a, const Member& b) { return a.upper < b.upper; });
+
+  std::vector<std::size_t> pos(in.size(), 0);
+  std::vector<Bucket> buckets;
+  for (std::size_t step = 0; step < steps.size(); ++step) {
+    const std::int64_t t = steps[step];
+    bool any = false;
+    for (std::size_t g = 0; g < members.size(); ++g) {
+      buckets.clear();
+      for (const auto& m : members[g]) {
+        const auto& pts = in[m.series].points;
+        std::size_t& p = pos[m.series];
+        while (p < pts.size() && pts[p].t < t) ++p;
+        if (p < pts.size() && pts[p].t == t) buckets.push_back({m.upper, pts[p].v});
+      }
+      if (buckets.empty()) continue;
+      any = true;
+      out[g].points.push_back({t, bucket_quantile(q[step], buckets)});
+    }
+    if (warnings && any && (q[step] < 0 || q[step] > 1 || std::isnan(q[step])))
+      warnings->push_back("PromQL warning: quantile value should be between 0 and 1, got " +
+                          format_number(q[step]));
   }
+  std::erase_if(out, [](const Series& s) { return s.points.empty(); });
   return out;
 }
 

@@ -31,6 +31,9 @@ struct RangeArgs {
   std::int64_t range_end = 0;
   double scalar1 = 0;  // predict_linear's t, quantile_over_time's q, smoothing factor
   double scalar2 = 0;  // trend factor
+  // The caller knows that no sample of the window is below the one before
+  // it (no counter reset): rate and increase skip their scan for resets.
+  bool no_resets = false;
 };
 
 // nullopt: no output for this series at this step (too few points).
@@ -69,9 +72,14 @@ Labels label_join(const Labels& in, const std::string& dst, const std::string& s
 // for no values, -Inf/+Inf for q < 0 / q > 1.
 double quantile(double q, std::vector<double> values);
 
-// histogram_quantile(q, classic buckets) at one step: groups by the labels
-// other than `le` and __name__.
-Vector histogram_quantile(double q, const Vector& in, std::vector<std::string>* warnings);
+// histogram_quantile(q, classic buckets) at every step of `steps`: groups
+// the bucket series by their labels other than `le` and __name__. A
+// series' group and bound are worked out once per query, not per step;
+// q[i] is the quantile at steps[i]. Groups are output in the order of
+// their first series in `in`, each with a point at every step where one
+// of its buckets has one.
+Matrix histogram_quantile(std::span<const double> q, const Matrix& in,
+                          std::span<const std::int64_t> steps, std::vector<std::string>* warnings);
 
 // Neumaier-compensated summation step, as Prometheus's kahanSumInc.
 void kahan_add(double inc, double& sum, double& c);
