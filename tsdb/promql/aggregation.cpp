@@ -89,6 +89,78 @@ double ratio_offset(const Labels& l) {
          static_cast<double>(std::numeric_limits<std::uint64_t>::max());
 }
 
+namespace {
+
+// Prometheus's topk/bottomk, step for step: a heap of at most k samples
+// (Go's container/heap over vectorByValueHeap or vectorByReverseValueHeap),
+// a later sample replacing the top only when strictly better, then the heap
+// sorted in reverse. Which of several equal values is kept -- and the order
+// of the output -- follows from the heap's layout, so it is reproduced
+// exactly rather than approximated by a sort.
+std::vector<std::size_t> go_heap_select(std::span<const std::size_t> members,
+                                        std::span<const double> values, std::size_t k, bool top) {
+  std::vector<std::size_t> h;
+  // Less(i, j) of the Go heap: NaN first, then ascending (topk) or
+  // descending (bottomk) values.
+  auto less = [&](std::size_t a, std::size_t b) {
+    const double x = values[h[a]], y = values[h[b]];
+    if (std::isnan(x)) return true;
+    return top ? x < y : x > y;
+  };
+  auto up = [&](std::size_t j) {
+    while (j > 0) {
+      const std::size_t i = (j - 1) / 2;
+      if (!less(j, i)) break;
+      std::swap(h[i], h[j]);
+      j = i;
+    }
+  };
+  auto down = [&](std::size_t i0) {
+    std::size_t i = i0;
+    const std::size_t n = h.size();
+    for (;;) {
+      const std::size_t j1 = 2 * i + 1;
+      if (j1 >= n) break;
+      std::size_t j = j1;
+      if (j1 + 1 < n && less(j1 + 1, j1)) j = j1 + 1;
+      if (!less(j, i)) break;
+      std::swap(h[i], h[j]);
+      i = j;
+    }
+    return i > i0;
+  };
+  for (std::size_t s : members) {
+    if (h.size() < k) {
+      h.push_back(s);
+      up(h.size() - 1);
+      continue;
+    }
+    const double head = values[h[0]], v = values[s];
+    if ((top ? head < v : head > v) || (std::isnan(head) && !std::isnan(v))) {
+      h[0] = s;
+      if (k > 1 && !down(0)) up(0);
+    }
+  }
+  // sort.Sort(sort.Reverse(heap)): Go sorts up to 12 elements by insertion
+  // (stable); larger heaps only need a valid order.
+  auto greater = [&](std::size_t a, std::size_t b) { return less(b, a); };
+  if (h.size() <= 12) {
+    for (std::size_t i = 1; i < h.size(); ++i)
+      for (std::size_t j = i; j > 0 && greater(j, j - 1); --j) std::swap(h[j], h[j - 1]);
+  } else {
+    std::vector<std::size_t> keyed = h;
+    std::stable_sort(keyed.begin(), keyed.end(), [&](std::size_t a, std::size_t b) {
+      const double x = values[a], y = values[b];
+      if (std::isnan(x) || std::isnan(y)) return !std::isnan(x) && std::isnan(y);
+      return top ? x > y : x < y;
+    });
+    h = std::move(keyed);
+  }
+  return h;
+}
+
+}  // namespace
+
 std::vector<std::size_t> select_samples(ast::AggregateOp op, double param,
                                         std::span<const double> values,
                                         std::span<const std::size_t> group_of,
@@ -113,24 +185,9 @@ std::vector<std::size_t> select_samples(ast::AggregateOp op, double param,
     auto& m = members[g];
     std::size_t n = m.size();
     if (op == AggregateOp::kTopk || op == AggregateOp::kBottomk) {
-      // Prometheus keeps a heap: a later sample replaces an earlier one only
-      // when strictly better, so ties go to the earlier series. NaN loses.
-      bool top = op == AggregateOp::kTopk;
-      auto better = [&](std::size_t a, std::size_t b) {
-        double x = values[a], y = values[b];
-        if (std::isnan(x)) return false;
-        if (std::isnan(y)) return true;
-        return top ? x > y : x < y;
-      };
-      // Only the best `param` are kept: a partial sort, ties in input order
-      // (the members are ascending indices) as a stable sort would leave them.
-      n = std::min<std::size_t>(n, static_cast<std::size_t>(param));
-      std::partial_sort(m.begin(), m.begin() + static_cast<std::ptrdiff_t>(n), m.end(),
-                        [&](std::size_t a, std::size_t b) {
-                          if (better(a, b)) return true;
-                          if (better(b, a)) return false;
-                          return a < b;
-                        });
+      const std::size_t k = static_cast<std::size_t>(std::min<double>(param, 1e18));
+      m = go_heap_select(m, values, k, op == AggregateOp::kTopk);
+      n = m.size();
     }
     if (op != AggregateOp::kLimitRatio)
       n = std::min<std::size_t>(n, static_cast<std::size_t>(param));
