@@ -63,9 +63,11 @@ std::string go_quote(std::string_view s) {
 
 Labels::Labels(std::vector<Label> labels) : items_(std::move(labels)) {
   // Stable so that, of two duplicates, the error names the one sent first
-  // consistently; duplicates are rejected anyway.
-  std::stable_sort(items_.begin(), items_.end(),
-                   [](const Label& a, const Label& b) { return a.first < b.first; });
+  // consistently; duplicates are rejected anyway. Most label sets arrive
+  // sorted (from an index, a parser of sorted input): one pass tells.
+  auto by_name = [](const Label& a, const Label& b) { return a.first < b.first; };
+  if (!std::is_sorted(items_.begin(), items_.end(), by_name))
+    std::stable_sort(items_.begin(), items_.end(), by_name);
   for (std::size_t i = 1; i < items_.size(); ++i) {
     if (items_[i - 1].first == items_[i].first) {
       throw std::invalid_argument("duplicate label name \"" + items_[i].first + "\"");

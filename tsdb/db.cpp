@@ -226,20 +226,29 @@ std::vector<Series> DB::select(const std::vector<LabelMatcher>& matchers, std::i
     wanted.insert(Aggr::kSum);
     wanted.insert(Aggr::kCount);
   }
-  std::map<Labels, std::vector<ChunkRef>> merged;
-  for (const auto& b : blocks_for(mint, maxt, res))
-    for (auto& d : b->select(matchers, mint, maxt, wanted)) {
-      auto& v = merged[std::move(d.labels)];
-      v.insert(v.end(), d.chunks.begin(), d.chunks.end());
-    }
-  for (auto& d : head_.select(matchers, mint, maxt)) {
-    auto& v = merged[std::move(d.labels)];
-    v.insert(v.end(), d.chunks.begin(), d.chunks.end());
-  }
+  // Each source answers in label order; a series in several sources (blocks
+  // and the head) gets the chunks of all, sorted by labels. The common case,
+  // one source, is already in order and is not re-sorted.
+  std::vector<Series> all;
+  auto take = [&](auto&& found) {
+    for (auto& d : found)
+      all.push_back({std::move(d.labels), std::move(d.chunks), mint, maxt, aggr});
+  };
+  for (const auto& b : blocks_for(mint, maxt, res)) take(b->select(matchers, mint, maxt, wanted));
+  take(head_.select(matchers, mint, maxt));
+  auto by_labels = [](const Series& a, const Series& b) { return a.labels < b.labels; };
+  if (!std::is_sorted(all.begin(), all.end(), by_labels))
+    std::stable_sort(all.begin(), all.end(), by_labels);
   std::vector<Series> out;
-  out.reserve(merged.size());
-  for (auto& [labels, chunks] : merged)
-    out.push_back({labels, std::move(chunks), mint, maxt, aggr});
+  out.reserve(all.size());
+  for (auto& s : all) {
+    if (!out.empty() && out.back().labels == s.labels) {
+      auto& v = out.back().chunks;
+      v.insert(v.end(), s.chunks.begin(), s.chunks.end());
+    } else {
+      out.push_back(std::move(s));
+    }
+  }
   return out;
 }
 
