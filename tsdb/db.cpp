@@ -294,20 +294,35 @@ std::vector<wire::Sample> DB::samples(const Labels& raw, std::int64_t mint,
   return {};
 }
 
+namespace {
+// The sorted union of the head's and the blocks' answers (each sorted), by
+// one sort of their concatenation: no tree of strings.
+std::vector<std::string> sorted_union(std::vector<std::string> all,
+                                      const std::vector<std::shared_ptr<Block>>& blocks,
+                                      const auto& of_block) {
+  for (const auto& b : blocks) {
+    auto more = of_block(*b);
+    if (all.empty()) {
+      all = std::move(more);
+      continue;
+    }
+    all.insert(all.end(), std::make_move_iterator(more.begin()),
+               std::make_move_iterator(more.end()));
+  }
+  if (!std::is_sorted(all.begin(), all.end())) std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  return all;
+}
+}  // namespace
+
 std::vector<std::string> DB::label_names() const {
-  std::set<std::string> all;
-  for (auto& n : head_.label_names()) all.insert(std::move(n));
-  for (const auto& b : blocks())
-    for (auto& n : b->index().label_names()) all.insert(std::move(n));
-  return {all.begin(), all.end()};
+  return sorted_union(head_.label_names(), blocks(),
+                      [](const Block& b) { return b.index().label_names(); });
 }
 
 std::vector<std::string> DB::label_values(std::string_view name) const {
-  std::set<std::string> all;
-  for (auto& v : head_.label_values(name)) all.insert(std::move(v));
-  for (const auto& b : blocks())
-    for (auto& v : b->index().label_values(name)) all.insert(std::move(v));
-  return {all.begin(), all.end()};
+  return sorted_union(head_.label_values(name), blocks(),
+                      [&](const Block& b) { return b.index().label_values(name); });
 }
 
 // ---- maintenance -----------------------------------------------------------
