@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -59,6 +60,12 @@ ChildProcess::ChildProcess(std::string name, std::string binary, std::vector<std
 
 ChildProcess::~ChildProcess() {
   if (pid_ > 0) stop(std::chrono::milliseconds(5000));
+  // Tests print output() when they fail; the log's directory would otherwise
+  // pile up in /tmp, one per child of every run. STRATA_KEEP_TEST_LOGS keeps it.
+  if (!std::getenv("STRATA_KEEP_TEST_LOGS")) {
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::path(log_path_).parent_path(), ec);
+  }
 }
 
 bool ChildProcess::running() {

@@ -15,6 +15,8 @@ namespace strata::testing {
 class ChildProcess {
  public:
   ChildProcess(std::string name, std::string binary, std::vector<std::string> args);
+  // Stops the child if running and deletes its log (unless the environment
+  // has STRATA_KEEP_TEST_LOGS).
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
