@@ -35,6 +35,21 @@ class HashSlots {
     }
   }
 
+  // A hint that find(hash) or insert(hash) comes soon: starts loading its
+  // first slot, so a batch of lookups overlaps its cache misses.
+  void prefetch(std::uint64_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash & mask_]);
+  }
+
+  // The id in the hash's first slot when that slot holds this hash (the
+  // likely match), else kEmpty: lets a caller prefetch what the id stands
+  // for before find() compares it.
+  std::uint32_t peek(std::uint64_t hash) const {
+    if (slots_.empty()) return kEmpty;
+    const Slot& s = slots_[hash & mask_];
+    return s.hash == hash ? s.id : kEmpty;
+  }
+
   // Adds (hash, id); does not look for an existing equal key.
   void insert(std::uint64_t hash, std::uint32_t id) {
     if ((size_ + 1) * 2 > slots_.size()) grow();

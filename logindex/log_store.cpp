@@ -5,8 +5,8 @@
 #include <charconv>
 #include <map>
 #include <optional>
-#include <queue>
 #include <set>
+#include <unordered_map>
 
 #include "logindex/entry_hash.h"
 #include "logindex/segment_writer.h"
@@ -33,6 +33,43 @@ std::optional<std::uint64_t> parse_seq(const std::string& name) {
   auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
   if (ec != std::errc() || p != digits.data() + digits.size()) return std::nullopt;
   return v;
+}
+
+// Sorts `ids`, a concatenation of ascending runs (a head's list renumbered
+// to time order: one run per appended batch), by merging the runs pairwise:
+// O(n log runs) instead of a full sort. `buf` is scratch space.
+void sort_runs(std::vector<DocId>& ids, std::vector<DocId>& buf) {
+  std::vector<std::size_t> starts{0};
+  for (std::size_t i = 1; i < ids.size(); ++i)
+    if (ids[i] < ids[i - 1]) starts.push_back(i);
+  if (starts.size() == 1) return;
+  if (starts.size() > ids.size() / 8) {  // hardly runs at all
+    std::sort(ids.begin(), ids.end());
+    return;
+  }
+  starts.push_back(ids.size());
+  buf.resize(ids.size());
+  while (starts.size() > 2) {
+    std::vector<std::size_t> merged{0};
+    for (std::size_t r = 0; r + 1 < starts.size(); r += 2) {
+      const auto b = ids.begin();
+      if (r + 2 < starts.size()) {
+        std::merge(b + static_cast<std::ptrdiff_t>(starts[r]),
+                   b + static_cast<std::ptrdiff_t>(starts[r + 1]),
+                   b + static_cast<std::ptrdiff_t>(starts[r + 1]),
+                   b + static_cast<std::ptrdiff_t>(starts[r + 2]),
+                   buf.begin() + static_cast<std::ptrdiff_t>(starts[r]));
+        merged.push_back(starts[r + 2]);
+      } else {  // an odd run out: copied as it is
+        std::copy(b + static_cast<std::ptrdiff_t>(starts[r]),
+                  b + static_cast<std::ptrdiff_t>(starts[r + 1]),
+                  buf.begin() + static_cast<std::ptrdiff_t>(starts[r]));
+        merged.push_back(starts[r + 1]);
+      }
+    }
+    ids.swap(buf);
+    starts.swap(merged);
+  }
 }
 
 }  // namespace
@@ -326,16 +363,37 @@ bool LogStore::flush_head() {
     // order to the segment's time order instead of tokenizing again.
     std::vector<DocId> renumber(frozen->doc_count());
     DocId next = 0;
+    // Each head stream is looked up in the writer once (the views point at
+    // the frozen head's stream table, stable while it lives).
+    std::unordered_map<const Labels*, std::uint32_t> stream_ids;
+    const Labels* last_stream = nullptr;
+    std::uint32_t last_sid = 0;
     frozen->for_each_in_time_order([&](DocId id, const EntryView& e) {
       renumber[id] = next++;
-      writer.add_untokenized(e.stream, e.timestamp_ns, e.line);
+      if (&e.stream != last_stream) {
+        auto [it, fresh] = stream_ids.try_emplace(&e.stream, 0);
+        if (fresh) it->second = writer.add_stream(e.stream);
+        last_stream = &e.stream;
+        last_sid = it->second;
+      }
+      writer.add_untokenized(last_sid, e.timestamp_ns, e.line);
     });
-    std::vector<DocId> ids;
+    // Lists come in key order, so the writer encodes each at once.
+    std::vector<DocId> ids, scratch;
     frozen->for_each_posting_list([&](std::string_view key, std::span<const DocId> head_ids) {
-      ids.clear();
-      for (DocId id : head_ids) ids.push_back(renumber[id]);
-      if (!std::is_sorted(ids.begin(), ids.end())) std::sort(ids.begin(), ids.end());
-      writer.add_postings(key, ids);
+      ids.resize(head_ids.size());
+      bool sorted = true;
+      DocId prev = 0;
+      for (std::size_t i = 0; i < head_ids.size(); ++i) {
+        const DocId d = renumber[head_ids[i]];
+        sorted = sorted && (i == 0 || d > prev);
+        ids[i] = prev = d;
+      }
+      if (!sorted) {
+        sort_runs(ids, scratch);
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      }
+      writer.add_sorted_postings(key, ids);
     });
     writer.finish();
     segment = Segment::open(path);
@@ -408,46 +466,130 @@ std::size_t LogStore::merge_segments() {
     for (const auto& in : inputs) parents.push_back(in.seq);
     writer.set_parents(parents);
     // K-way merge by (timestamp, input order, doc): docs of each input are
-    // already in time order.
+    // already in time order. Inputs are few: a linear scan finds the next
+    // one, which then goes on while it stays first.
     struct Cursor {
       std::unique_ptr<DocReader> reader;
       DocId next = 0;
       DocId end = 0;
+      SegmentDoc doc;                   // docs[next] while next < end
+      std::vector<std::uint32_t> sids;  // input stream -> writer stream
     };
-    std::vector<Cursor> cursors;
+    constexpr std::uint32_t kNoSid = std::numeric_limits<std::uint32_t>::max();
+    std::vector<Cursor> cursors(inputs.size());
     // renumber[i][d]: the merged doc id of doc d of input i.
     std::vector<std::vector<DocId>> renumber(inputs.size());
-    for (std::size_t i = 0; i < inputs.size(); ++i)
-      renumber[i].resize(inputs[i].segment->doc_count());
-    DocId next = 0;
-    using Item = std::tuple<std::int64_t, std::size_t, DocId>;
-    std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      cursors.push_back(
-          {std::make_unique<DocReader>(*inputs[i].segment), 0, inputs[i].segment->doc_count()});
-      if (cursors[i].end > 0) heap.emplace(cursors[i].reader->get(0).timestamp_ns, i, 0);
-    }
-    while (!heap.empty()) {
-      auto [ts, i, d] = heap.top();
-      heap.pop();
+      const auto& seg = *inputs[i].segment;
+      renumber[i].resize(seg.doc_count());
       auto& c = cursors[i];
-      auto doc = c.reader->get(d);
-      const Labels& stream = inputs[i].segment->streams()[doc.stream];
-      writer.add_untokenized(stream, doc.timestamp_ns, doc.line);
-      renumber[i][d] = next++;
-      if (d + 1 < c.end) heap.emplace(c.reader->get(d + 1).timestamp_ns, i, d + 1);
+      c.reader = std::make_unique<DocReader>(seg);
+      c.end = seg.doc_count();
+      c.sids.assign(seg.streams().size(), kNoSid);
+      if (c.end > 0) c.doc = c.reader->get(0);
     }
-    // Each input's lists renumbered stay ascending (its docs keep their
-    // relative order); the writer sorts the concatenation across inputs.
-    std::vector<DocId> ids;
-    for (std::size_t i = 0; i < inputs.size(); ++i)
+    DocId next = 0;
+    for (;;) {
+      std::size_t best = cursors.size();
+      for (std::size_t i = 0; i < cursors.size(); ++i)
+        if (cursors[i].next < cursors[i].end &&
+            (best == cursors.size() ||
+             cursors[i].doc.timestamp_ns < cursors[best].doc.timestamp_ns))
+          best = i;
+      if (best == cursors.size()) break;
+      // Take from `best` while it stays first: before any other input's
+      // next doc (which wins ties when it comes earlier in input order).
+      std::size_t rival = cursors.size();
+      for (std::size_t i = 0; i < cursors.size(); ++i)
+        if (i != best && cursors[i].next < cursors[i].end &&
+            (rival == cursors.size() ||
+             cursors[i].doc.timestamp_ns < cursors[rival].doc.timestamp_ns))
+          rival = i;
+      const bool alone = rival == cursors.size();
+      const std::int64_t bound = alone ? 0 : cursors[rival].doc.timestamp_ns;
+      const bool bound_inclusive = rival > best;
+      auto& c = cursors[best];
+      const auto& streams = inputs[best].segment->streams();
+      auto& ren = renumber[best];
+      do {
+        if (c.doc.stream >= c.sids.size())
+          throw SegmentError(
+              inputs[best].segment->path(),
+              "a doc names stream " + std::to_string(c.doc.stream) + " past the stream table");
+        std::uint32_t& sid = c.sids[c.doc.stream];
+        if (sid == kNoSid) sid = writer.add_stream(streams[c.doc.stream]);
+        writer.add_untokenized(sid, c.doc.timestamp_ns, c.doc.line);
+        ren[c.next] = next++;
+        if (++c.next < c.end) c.doc = c.reader->get(c.next);
+      } while (c.next < c.end && (alone || c.doc.timestamp_ns < bound ||
+                                  (bound_inclusive && c.doc.timestamp_ns == bound)));
+    }
+    // Each input's lists, renumbered (they stay ascending: an input's docs
+    // keep their relative order), then merged by key: inputs' dictionaries
+    // are sorted, so the writer gets every key once, in order.
+    struct Lists {
+      std::string keys;
+      std::vector<std::size_t> key_ends;
+      std::vector<DocId> ids;
+      std::vector<std::size_t> id_ends;
+      std::size_t at = 0;  // merge cursor
+      std::string_view key(std::size_t t) const {
+        const std::size_t b = t == 0 ? 0 : key_ends[t - 1];
+        return std::string_view(keys).substr(b, key_ends[t] - b);
+      }
+      std::span<const DocId> list(std::size_t t) const {
+        const std::size_t b = t == 0 ? 0 : id_ends[t - 1];
+        return std::span<const DocId>(ids).subspan(b, id_ends[t] - b);
+      }
+    };
+    std::vector<Lists> lists(inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      auto& l = lists[i];
+      const auto& ren = renumber[i];
       inputs[i].segment->for_each_posting_list(
           [&](std::string_view key, std::span<const DocId> in_ids) {
             if (static_cast<TermKind>(key[0]) == TermKind::kLabel) return;  // from the streams
-            ids.clear();
-            for (DocId d : in_ids) ids.push_back(renumber[i][d]);
-            writer.add_postings(key, ids);
+            l.keys += key;
+            l.key_ends.push_back(l.keys.size());
+            for (DocId d : in_ids) l.ids.push_back(ren[d]);
+            l.id_ends.push_back(l.ids.size());
           });
+    }
+    std::vector<DocId> merged_ids, tmp;
+    std::vector<std::size_t> holders;
+    for (;;) {
+      std::string_view key;
+      holders.clear();
+      for (std::size_t i = 0; i < lists.size(); ++i) {
+        auto& l = lists[i];
+        if (l.at == l.key_ends.size()) continue;
+        const std::string_view k = l.key(l.at);
+        if (holders.empty() || k < key) {
+          key = k;
+          holders.assign(1, i);
+        } else if (k == key) {
+          holders.push_back(i);
+        }
+      }
+      if (holders.empty()) break;
+      if (holders.size() == 1) {
+        writer.add_sorted_postings(key, lists[holders[0]].list(lists[holders[0]].at));
+      } else {
+        merged_ids.clear();
+        for (std::size_t i : holders) {
+          const auto run = lists[i].list(lists[i].at);
+          if (merged_ids.empty() || run.empty() || merged_ids.back() < run.front()) {
+            merged_ids.insert(merged_ids.end(), run.begin(), run.end());
+          } else {
+            tmp.resize(merged_ids.size() + run.size());
+            std::merge(merged_ids.begin(), merged_ids.end(), run.begin(), run.end(), tmp.begin());
+            merged_ids.swap(tmp);
+          }
+        }
+        writer.add_sorted_postings(key, merged_ids);
+      }
+      for (std::size_t i : holders) ++lists[i].at;
+    }
     writer.finish();
     merged = Segment::open(path);
   } catch (const SegmentError& e) {

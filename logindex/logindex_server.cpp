@@ -32,8 +32,8 @@ void add_options(config::Schema& s) {
         "many bytes.");
   s.add("logindex.head.max_age", Type::kDuration, "1h",
         "The head is written out as a segment at the latest this long after its first line.");
-  s.add("logindex.segment.block_bytes", Type::kInt, "262144",
-        "Raw bytes of log lines per zstd-compressed block of a segment.");
+  s.add("logindex.segment.block_bytes", Type::kInt, "4096",
+        "Raw bytes of one stream's log lines per zstd-compressed block of a segment.");
   s.add("logindex.merge.max_bytes", Type::kInt, "536870912",
         "Segments smaller than this are merged into segments of at most this size.");
   s.add("logindex.merge.min_segments", Type::kInt, "4",

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
-#include <numeric>
 #include <stdexcept>
 
 #include <xxhash.h>
@@ -57,6 +56,21 @@ std::shared_lock<std::shared_mutex> MemoryIndex::read_lock() const {
 std::string_view MemoryIndex::Terms::term(std::uint32_t id) const {
   const std::size_t begin = id == 0 ? 0 : ends[id - 1];
   return std::string_view(chars).substr(begin, ends[id] - begin);
+}
+
+void MemoryIndex::Terms::prefetch(std::uint64_t hash, int stage) const {
+  if (stage == 0) {
+    index.prefetch(hash);
+    return;
+  }
+  const std::uint32_t id = index.peek(hash);
+  if (id == HashSlots::kEmpty) return;
+  if (stage == 1) {
+    __builtin_prefetch(&ends[id]);
+    if (id > 0) __builtin_prefetch(&ends[id - 1]);
+  } else {
+    __builtin_prefetch(chars.data() + (id == 0 ? 0 : ends[id - 1]));
+  }
 }
 
 std::uint32_t MemoryIndex::Terms::intern(std::string_view t, std::uint64_t hash) {
@@ -164,39 +178,79 @@ AddResult MemoryIndex::add(const Labels& stream, std::span<const wire::LogEntry>
     stream_entries_.emplace_back();
     streams_by_fp_[fp].push_back(sid);
   }
-  for (auto& p : prepared) {
-    const bool duplicate = by_content_
-                               .find(p.hash,
-                                     [&](std::uint32_t id) {
-                                       const Entry& e = entries_[id];
-                                       return e.stream == sid && e.ts == p.ts && e.line() == p.line;
-                                     })
-                               .has_value();
-    if (duplicate) {
-      ++r.duplicates;
-      continue;
+  // The dedup and term tables are far bigger than the cache: lookups are
+  // prefetched a few entries ahead, and the posting appends are done after
+  // all of the batch's terms are interned, again prefetching ahead, so the
+  // cache misses overlap instead of following one another.
+  constexpr std::size_t kAhead = 8;
+  std::vector<std::pair<std::uint32_t, EntryId>> appends;  // (token term id, entry)
+  appends.reserve(terms.size());
+  std::size_t next_term_prefetch = 0;
+  auto append_postings = [&] {
+    auto& lists = tokens_.postings;
+    for (std::size_t i = 0; i < appends.size(); ++i) {
+      if (i + 2 * kAhead < appends.size())
+        __builtin_prefetch(&lists[appends[i + 2 * kAhead].first]);
+      if (i + kAhead < appends.size()) {
+        const auto& ahead = lists[appends[i + kAhead].first];
+        __builtin_prefetch(ahead.data() + ahead.size(), 1);
+      }
+      lists[appends[i].first].push_back(appends[i].second);
     }
-    if (entries_.size() >= std::numeric_limits<EntryId>::max() - 1)
-      throw std::length_error("logindex memory index: too many entries");
-    if (p.line.size() > std::numeric_limits<std::uint32_t>::max())
-      throw std::length_error("logindex memory index: a line over 4 GiB");
-    auto id = static_cast<EntryId>(entries_.size());
-    entries_.push_back({sid, static_cast<std::uint32_t>(p.line.size()), p.ts, store_line(p.line)});
-    stream_entries_[sid].push_back(id);
-    line_bytes_ += p.line.size();
-    min_ts_ = std::min(min_ts_, p.ts);
-    max_ts_ = std::max(max_ts_, p.ts);
-    by_content_.insert(p.hash, id);
-    for (std::size_t t = p.first_term; t < p.end_term; ++t) {
-      const PreparedTerm& pt = terms[t];
-      tokens_.postings[tokens_.intern(std::string_view(term_chars).substr(pt.off, pt.len), pt.hash)]
-          .push_back(id);
+    appends.clear();
+  };
+  try {
+    for (std::size_t pi = 0; pi < prepared.size(); ++pi) {
+      auto& p = prepared[pi];
+      if (pi + kAhead < prepared.size()) by_content_.prefetch(prepared[pi + kAhead].hash);
+      const bool duplicate =
+          by_content_
+              .find(p.hash,
+                    [&](std::uint32_t id) {
+                      const Entry& e = entries_[id];
+                      return e.stream == sid && e.ts == p.ts && e.line() == p.line;
+                    })
+              .has_value();
+      if (duplicate) {
+        ++r.duplicates;
+        continue;
+      }
+      if (entries_.size() >= std::numeric_limits<EntryId>::max() - 1)
+        throw std::length_error("logindex memory index: too many entries");
+      if (p.line.size() > std::numeric_limits<std::uint32_t>::max())
+        throw std::length_error("logindex memory index: a line over 4 GiB");
+      auto id = static_cast<EntryId>(entries_.size());
+      entries_.push_back(
+          {sid, static_cast<std::uint32_t>(p.line.size()), p.ts, store_line(p.line)});
+      stream_entries_[sid].push_back(id);
+      line_bytes_ += p.line.size();
+      min_ts_ = std::min(min_ts_, p.ts);
+      max_ts_ = std::max(max_ts_, p.ts);
+      by_content_.insert(p.hash, id);
+      for (std::size_t t = p.first_term; t < p.end_term; ++t) {
+        // Three stages (slot, end offsets, text), kAhead / 2 terms apart.
+        for (const std::size_t until = std::min(terms.size(), t + kAhead + kAhead / 2);
+             next_term_prefetch < until; ++next_term_prefetch) {
+          const std::size_t k = next_term_prefetch;
+          tokens_.prefetch(terms[k].hash, 0);
+          if (k >= kAhead / 2) tokens_.prefetch(terms[k - kAhead / 2].hash, 1);
+          if (k >= kAhead) tokens_.prefetch(terms[k - kAhead].hash, 2);
+        }
+        const PreparedTerm& pt = terms[t];
+        appends.emplace_back(
+            tokens_.intern(std::string_view(term_chars).substr(pt.off, pt.len), pt.hash), id);
+      }
+      for (const auto& f : p.fields)
+        fields_.postings[fields_.intern(f, term_hash(f))].push_back(id);
+      posting_count_ += (p.end_term - p.first_term) + p.fields.size();
+      if (added) added->push_back(p.index);
+      ++r.added;
     }
-    for (const auto& f : p.fields) fields_.postings[fields_.intern(f, term_hash(f))].push_back(id);
-    posting_count_ += (p.end_term - p.first_term) + p.fields.size();
-    if (added) added->push_back(p.index);
-    ++r.added;
+  } catch (...) {
+    append_postings();  // the entries added so far stay consistent
+    throw;
   }
+  append_postings();
   return r;
 }
 
@@ -274,11 +328,12 @@ SearchResult MemoryIndex::search(const SearchQuery& q) const {
 void MemoryIndex::for_each_in_time_order(
     const std::function<void(DocId, const EntryView&)>& fn) const {
   auto lock = read_lock();
-  std::vector<EntryId> order(entries_.size());
-  std::iota(order.begin(), order.end(), EntryId{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](EntryId a, EntryId b) { return entries_[a].ts < entries_[b].ts; });
-  for (EntryId id : order) {
+  // (ts, id) pairs sort by value, without chasing entries_: ties stay in
+  // arrival (id) order.
+  std::vector<std::pair<std::int64_t, EntryId>> order(entries_.size());
+  for (EntryId id = 0; id < entries_.size(); ++id) order[id] = {entries_[id].ts, id};
+  std::sort(order.begin(), order.end());
+  for (const auto& [ts, id] : order) {
     const Entry& e = entries_[id];
     fn(id, EntryView{streams_[e.stream], e.ts, e.line()});
   }
@@ -288,11 +343,31 @@ void MemoryIndex::for_each_posting_list(
     const std::function<void(std::string_view, std::span<const DocId>)>& fn) const {
   auto lock = read_lock();
   std::string key;
+  // kToken keys sort before kField ones (kind byte 1 < 3); within a kind,
+  // by term bytes. Sorting (first 8 bytes as a big-endian number, id) pairs
+  // settles most comparisons without touching the term text.
+  struct Order {
+    std::uint64_t prefix;
+    std::uint32_t id;
+  };
+  std::vector<Order> order;
   auto each = [&](TermKind kind, const Terms& terms) {
+    order.resize(terms.postings.size());
     for (std::uint32_t id = 0; id < terms.postings.size(); ++id) {
+      const std::string_view t = terms.term(id);
+      std::uint64_t prefix = 0;
+      for (std::size_t i = 0; i < 8; ++i)
+        prefix = (prefix << 8) | (i < t.size() ? static_cast<unsigned char>(t[i]) : 0u);
+      order[id] = {prefix, id};
+    }
+    std::sort(order.begin(), order.end(), [&](const Order& a, const Order& b) {
+      if (a.prefix != b.prefix) return a.prefix < b.prefix;
+      return terms.term(a.id) < terms.term(b.id);
+    });
+    for (const Order& o : order) {
       key.assign(1, static_cast<char>(kind));
-      key += terms.term(id);
-      fn(key, terms.postings[id]);
+      key += terms.term(o.id);
+      fn(key, terms.postings[o.id]);
     }
   };
   each(TermKind::kToken, tokens_);

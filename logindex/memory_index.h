@@ -84,8 +84,9 @@ class MemoryIndex final : public Searcher {
   // writing the head out as a segment. Holds the reader lock throughout.
   void for_each_in_time_order(const std::function<void(DocId, const EntryView&)>& fn) const;
   // Every kToken and kField posting list (ids ascending), keyed by
-  // term_key(), in no particular order: a flush hands them to the segment
-  // writer instead of tokenizing the lines again. Holds the reader lock.
+  // term_key(), in ascending key order: a flush hands them to the segment
+  // writer (SegmentWriter::add_sorted_postings) instead of tokenizing the
+  // lines again. Holds the reader lock.
   void for_each_posting_list(
       const std::function<void(std::string_view key, std::span<const DocId> ids)>& fn) const;
 
@@ -130,6 +131,10 @@ class MemoryIndex final : public Searcher {
     std::vector<std::vector<EntryId>> postings;
 
     std::string_view term(std::uint32_t id) const;
+    // Prefetching for a batch of intern() calls (see add()): stage 0 loads
+    // the hash slot, 1 the term's end offsets, 2 its text; each reads what
+    // the previous stage loaded.
+    void prefetch(std::uint64_t hash, int stage) const;
     std::uint32_t intern(std::string_view term, std::uint64_t hash);
     const std::vector<EntryId>* find(std::string_view term) const;
   };

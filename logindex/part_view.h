@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <iterator>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,6 +44,46 @@ class PartView {
     }
     auto it = seg_->postings(kind, text);
     return collect(*it);
+  }
+  // Docs holding every one of `terms` (at least one), ascending. A segment
+  // intersects its posting lists by leapfrogging from the shortest (seek()
+  // skips whole blocks), rather than decoding each list whole.
+  std::vector<DocId> postings_all(TermKind kind, const std::vector<std::string>& terms) const {
+    if (head_ || terms.size() == 1) {
+      std::vector<DocId> ids = postings(kind, terms[0]);
+      for (std::size_t k = 1; k < terms.size() && !ids.empty(); ++k) {
+        std::vector<DocId> more = postings(kind, terms[k]), both;
+        std::set_intersection(ids.begin(), ids.end(), more.begin(), more.end(),
+                              std::back_inserter(both));
+        ids = std::move(both);
+      }
+      return ids;
+    }
+    std::vector<std::unique_ptr<PostingsIterator>> lists;
+    for (const auto& t : terms) {
+      lists.push_back(seg_->postings(kind, t));
+      if (lists.back()->size() == 0) return {};
+    }
+    std::sort(lists.begin(), lists.end(),
+              [](const auto& a, const auto& b) { return a->size() < b->size(); });
+    std::vector<DocId> out;
+    auto& lead = *lists[0];
+    while (lead.doc() < n_) {
+      const DocId c = lead.doc();
+      bool all = true;
+      for (std::size_t i = 1; i < lists.size() && all; ++i) {
+        lists[i]->seek(c);
+        if (lists[i]->doc() != c) {
+          all = false;
+          lead.seek(lists[i]->doc());  // kNoMoreDocs ends the loop
+        }
+      }
+      if (all) {
+        out.push_back(c);
+        lead.next();
+      }
+    }
+    return out;
   }
   std::vector<std::string> prefix_terms(TermKind kind, std::string_view prefix,
                                         std::size_t limit) const {

@@ -47,37 +47,37 @@ bool is_phrase(const SearchNode& n) {
   return n.kind == SearchNode::Kind::kTerms && n.terms.size() > 1;
 }
 
-// The terms of one line (tokenizer.h), as views into a buffer reused from
-// line to line: verifying a phrase on many candidates allocates nothing.
-class LineWords {
- public:
-  const std::vector<std::string_view>& of(std::string_view line) {
-    chars_.clear();
-    ends_.clear();
-    for_each_term(line, [&](std::string_view t) {
-      chars_ += t;
-      ends_.push_back(chars_.size());
-    });
-    words_.clear();
-    std::size_t begin = 0;
-    for (std::size_t end : ends_) {
-      words_.push_back(std::string_view(chars_).substr(begin, end - begin));
-      begin = end;
-    }
-    return words_;
+// True when the line's terms (tokenizer.h) hold `seq` as consecutive terms.
+// Shift-And over the terms as the line is scanned, comparing the folded
+// bytes in place: no allocation, and it stops at the first occurrence.
+bool line_has_sequence(std::string_view line, const std::vector<std::string>& seq) {
+  if (seq.empty()) return false;
+  if (seq.size() > 64) {  // beyond one word of state: the plain way
+    std::vector<std::string> words = tokenize(line);
+    return std::search(words.begin(), words.end(), seq.begin(), seq.end()) != words.end();
   }
-
- private:
-  std::string chars_;
-  std::vector<std::size_t> ends_;
-  std::vector<std::string_view> words_;
-};
-
-bool has_sequence(const std::vector<std::string_view>& words, const std::vector<std::string>& seq) {
-  if (seq.empty() || words.size() < seq.size()) return false;
-  for (std::size_t i = 0; i + seq.size() <= words.size(); ++i)
-    if (std::equal(seq.begin(), seq.end(), words.begin() + static_cast<std::ptrdiff_t>(i)))
-      return true;
+  const auto* p = reinterpret_cast<const unsigned char*>(line.data());
+  const std::size_t n = line.size();
+  const std::uint64_t done = std::uint64_t{1} << (seq.size() - 1);
+  std::uint64_t state = 0;  // bit j: the terms ending here match seq[0..j]
+  std::size_t i = 0;
+  while (i < n) {
+    while (i < n && detail::kTermByte[p[i]] == 0) ++i;
+    if (i == n) break;
+    const std::size_t start = i;
+    while (i < n && detail::kTermByte[p[i]] != 0) ++i;
+    const std::size_t len = truncate_term(line.substr(start, i - start)).size();
+    std::uint64_t eq = 0;
+    for (std::size_t j = 0; j < seq.size(); ++j) {
+      const std::string& w = seq[j];
+      if (w.size() != len) continue;
+      std::size_t k = 0;
+      while (k < len && detail::kTermByte[p[start + k]] == static_cast<unsigned char>(w[k])) ++k;
+      if (k == len) eq |= std::uint64_t{1} << j;
+    }
+    state = ((state << 1) | 1) & eq;
+    if (state & done) return true;
+  }
   return false;
 }
 
@@ -100,10 +100,7 @@ class PartEvaluator {
         std::vector<std::string> unique = n.terms;
         std::sort(unique.begin(), unique.end());
         unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
-        Ids ids = part_.postings(TermKind::kToken, unique[0]);
-        for (std::size_t k = 1; k < unique.size() && !ids.empty(); ++k)
-          ids = intersect_ids(ids, part_.postings(TermKind::kToken, unique[k]));
-        return leaf(n, std::move(ids), n.terms.size() == 1);
+        return leaf(n, part_.postings_all(TermKind::kToken, unique), n.terms.size() == 1);
       }
       case K::kPrefix: {
         auto terms = part_.prefix_terms(TermKind::kToken, n.terms[0], kMaxPrefixTerms + 1);
@@ -177,25 +174,25 @@ class PartEvaluator {
 
   // The whole query on one candidate (only needed when a phrase made the
   // set inexact). Leaves other than phrases answer from their exact sets.
-  bool verify(const SearchNode& n, DocId doc, const std::vector<std::string_view>& words) const {
+  bool verify(const SearchNode& n, DocId doc, std::string_view line) const {
     using K = SearchNode::Kind;
     switch (n.kind) {
       case K::kAll:
         return true;
       case K::kAnd:
         for (const auto& c : n.children)
-          if (!verify(c, doc, words)) return false;
+          if (!verify(c, doc, line)) return false;
         return true;
       case K::kOr:
         for (const auto& c : n.children)
-          if (verify(c, doc, words)) return true;
+          if (verify(c, doc, line)) return true;
         return false;
       case K::kNot:
-        return !verify(n.children[0], doc, words);
+        return !verify(n.children[0], doc, line);
       default: {
         const Ids& ids = leaves_.at(&n);
         if (!std::binary_search(ids.begin(), ids.end(), doc)) return false;
-        return !is_phrase(n) || has_sequence(words, n.terms);
+        return !is_phrase(n) || line_has_sequence(line, n.terms);
       }
     }
   }
@@ -224,9 +221,9 @@ std::size_t bucket_of(const LogSearch& search, std::int64_t ts) {
 
 // The docs of `ids` (an exact answer, ascending) whose time is within the
 // search's range, adding them to `counts` (the histogram, when asked).
-// Segment docs are in time order in blocks with known time bounds, so a
-// block wholly inside the range (and inside one bucket) is counted without
-// decompressing it; only blocks straddling a boundary are read.
+// Segment docs are in time order, in time chunks with known time bounds, so
+// a chunk wholly inside the range (and inside one bucket) is counted without
+// reading its docs; only chunks straddling a boundary are read.
 Ids count_exact(const Segment& seg, const Ids& ids, const LogSearch& search,
                 std::vector<std::uint64_t>& counts) {
   Ids kept;
@@ -234,14 +231,14 @@ Ids count_exact(const Segment& seg, const Ids& ids, const LogSearch& search,
   DocReader reader(seg);
   std::size_t i = 0;
   while (i < ids.size()) {
-    const BlockIndexEntry b = seg.block(seg.block_of(ids[i]));
+    const Segment::TimeChunk c = seg.time_chunk(seg.time_chunk_of(ids[i]));
     std::size_t j = i;
-    while (j < ids.size() && ids[j] < b.first_doc + b.doc_count) ++j;
-    const bool inside = b.min_ts >= search.start_ns && b.max_ts <= search.end_ns;
-    if (inside && (counts.empty() || bucket_of(search, b.min_ts) == bucket_of(search, b.max_ts))) {
+    while (j < ids.size() && ids[j] < c.end_doc) ++j;
+    const bool inside = c.min_ts >= search.start_ns && c.max_ts <= search.end_ns;
+    if (inside && (counts.empty() || bucket_of(search, c.min_ts) == bucket_of(search, c.max_ts))) {
       kept.insert(kept.end(), ids.begin() + static_cast<std::ptrdiff_t>(i),
                   ids.begin() + static_cast<std::ptrdiff_t>(j));
-      if (!counts.empty()) counts[bucket_of(search, b.min_ts)] += j - i;
+      if (!counts.empty()) counts[bucket_of(search, c.min_ts)] += j - i;
     } else {
       for (std::size_t k = i; k < j; ++k) {
         const std::int64_t ts = reader.get(ids[k]).timestamp_ns;
@@ -282,7 +279,6 @@ LogSearchResult run_search(const std::vector<SearchPart>& parts, const LogSearch
   views.reserve(parts.size());
   for (const auto& p : parts) views.emplace_back(p);
 
-  LineWords words;
   for (std::size_t pi = 0; pi < views.size(); ++pi) {
     const PartView& part = views[pi];
     PartEvaluator ev(part);
@@ -313,7 +309,7 @@ LogSearchResult run_search(const std::vector<SearchPart>& parts, const LogSearch
     const std::size_t before = matches.size();
     part.read(set.ids, [&](DocId id, const Labels&, std::int64_t ts, std::string_view line) {
       if (ts < search.start_ns || ts > search.end_ns) return;
-      if (!set.exact && !ev.verify(search.root, id, words.of(line))) return;
+      if (!set.exact && !ev.verify(search.root, id, line)) return;
       matches.push_back({ts, pi, id});
       if (buckets) ++counts[bucket_of(search, ts)];
     });

@@ -10,9 +10,14 @@
 // the regex matches. AND intersects, OR unites, NOT subtracts. Those sets are
 // exact, except for phrases (the postings say the words occur, not that
 // they are adjacent): when a query holds a phrase, the set algebra yields
-// candidates and each candidate's line is checked against the whole query.
-// Only the candidates inside the time range are read (a segment's block
-// min/max times skip the rest), and only their lines are decompressed.
+// candidates and each candidate's line is checked against the whole query
+// (a phrase by one pass over the line's terms, without allocating). Only
+// the candidates inside the time range are read (a segment's time index
+// skips the rest), and only their blocks are decompressed: a segment block
+// holds one stream's lines, so a phrase whose words occur in few streams
+// reads only those streams' blocks. An exact answer is counted from the
+// postings and the time index without reading lines, except the newest
+// `limit` and the docs of time chunks straddling a range or bucket edge.
 //
 // Limits: a prefix may expand to at most kMaxPrefixTerms words per part (a
 // longer prefix is needed beyond that); exceeding it is an

@@ -1,5 +1,6 @@
 #include "logindex/segment.h"
 
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_createDDict_byReference
 #include <zstd.h>
 #include <algorithm>
 #include <cstring>
@@ -70,26 +71,6 @@ void Segment::verify_and_load() {
            std::to_string(refs[i].offset) + ", " + std::to_string(refs[i].length) + " bytes)");
 
   try {
-    block_index_ = section(kSectionBlockIndex);
-    if (block_index_.size() % kBlockIndexEntryBytes != 0)
-      fail("block index size is not a multiple of its entry size");
-    summary_.blocks = static_cast<std::uint32_t>(block_count());
-    std::uint64_t next_doc = 0;
-    std::int64_t prev_max = std::numeric_limits<std::int64_t>::min();
-    for (std::size_t b = 0; b < block_count(); ++b) {
-      auto e = block(b);
-      if (e.first_doc != next_doc || e.doc_count == 0 || e.min_ts > e.max_ts ||
-          e.min_ts < prev_max || e.offset < refs[kSectionLines].offset ||
-          e.offset + e.compressed_bytes > refs[kSectionLines].offset + refs[kSectionLines].length)
-        fail("block index entry " + std::to_string(b) + " is inconsistent (offset " +
-             std::to_string(refs[kSectionBlockIndex].offset + b * kBlockIndexEntryBytes) + ")");
-      next_doc += e.doc_count;
-      prev_max = e.max_ts;
-    }
-    if (next_doc != summary_.docs)
-      fail("block index covers " + std::to_string(next_doc) + " docs, the footer says " +
-           std::to_string(summary_.docs));
-
     ByteReader sr(section(kSectionStreams), refs[kSectionStreams].offset);
     auto n = sr.uvarint();
     if (n > sr.remaining()) fail("stream table claims " + std::to_string(n) + " streams");
@@ -110,6 +91,104 @@ void Segment::verify_and_load() {
       streams_by_fp_[streams_.back().fingerprint()].push_back(static_cast<std::uint32_t>(i));
     }
     summary_.streams = static_cast<std::uint32_t>(streams_.size());
+
+    // Block index: by (stream, first_doc), a stream's blocks disjoint.
+    block_index_ = section(kSectionBlockIndex);
+    if (block_index_.size() % kBlockIndexEntryBytes != 0)
+      fail("block index size is not a multiple of its entry size");
+    summary_.blocks = static_cast<std::uint32_t>(block_count());
+    stream_blocks_.assign(streams_.size(), {0, 0});
+    std::vector<std::uint64_t> stream_docs(streams_.size(), 0);
+    std::uint64_t total = 0;
+    for (std::size_t b = 0; b < block_count(); ++b) {
+      const auto e = block(b);
+      const bool first_of_stream = b == 0 || block(b - 1).stream != e.stream;
+      const bool ok = e.stream < streams_.size() && e.doc_count > 0 && e.first_doc <= e.last_doc &&
+                      e.last_doc < summary_.docs && e.doc_count - 1 <= e.last_doc - e.first_doc &&
+                      e.min_ts >= summary_.min_ts && e.min_ts <= summary_.max_ts &&
+                      e.offset >= refs[kSectionLines].offset &&
+                      e.offset + e.compressed_bytes <=
+                          refs[kSectionLines].offset + refs[kSectionLines].length &&
+                      (b == 0 || first_of_stream ? (b == 0 || block(b - 1).stream < e.stream)
+                                                 : block(b - 1).last_doc < e.first_doc);
+      if (!ok)
+        fail("block index entry " + std::to_string(b) + " is inconsistent (offset " +
+             std::to_string(refs[kSectionBlockIndex].offset + b * kBlockIndexEntryBytes) + ")");
+      if (first_of_stream) stream_blocks_[e.stream].first = static_cast<std::uint32_t>(b);
+      stream_blocks_[e.stream].second = static_cast<std::uint32_t>(b + 1);
+      stream_docs[e.stream] += e.doc_count;
+      total += e.doc_count;
+    }
+    if (total != summary_.docs)
+      fail("block index covers " + std::to_string(total) + " docs, the footer says " +
+           std::to_string(summary_.docs));
+
+    // Doc streams: every doc's stream, agreeing with the blocks' counts.
+    {
+      auto ds = section(kSectionDocStreams);
+      if (ds.empty() || ds[0] > 32) fail("doc streams table has a bad width");
+      doc_stream_width_ = ds[0];
+      doc_stream_mask_ = (std::uint64_t{1} << doc_stream_width_) - 1;
+      if (ds.size() != 1 + (std::uint64_t{summary_.docs} * doc_stream_width_ + 7) / 8 + 8 ||
+          (doc_stream_width_ == 0 && streams_.size() > 1))
+        fail("doc streams table size does not match the doc count and stream count");
+      doc_streams_ = ds.data() + 1;
+      std::vector<std::uint64_t> seen(streams_.size(), 0);
+      for (DocId d = 0; d < summary_.docs; ++d) {
+        const std::uint32_t st = doc_stream(d);
+        if (st >= streams_.size())
+          fail("doc streams table names stream " + std::to_string(st) + " for doc " +
+               std::to_string(d) + " (offset " + std::to_string(refs[kSectionDocStreams].offset) +
+               ")");
+        ++seen[st];
+      }
+      if (seen != stream_docs)
+        fail("doc streams table disagrees with the block index on a stream's doc count");
+    }
+
+    // Time index: the time of every interval-th doc, ascending.
+    {
+      ByteReader tr(section(kSectionTimeIndex), refs[kSectionTimeIndex].offset);
+      time_interval_ = tr.u32();
+      if (time_interval_ == 0) fail("time index interval is 0");
+      time_chunks_ = (std::uint64_t{summary_.docs} + time_interval_ - 1) / time_interval_;
+      if (tr.remaining() != time_chunks_ * 8)
+        fail("time index holds " + std::to_string(tr.remaining() / 8) + " times, expected " +
+             std::to_string(time_chunks_));
+      time_index_ = section(kSectionTimeIndex).data() + 4;
+      std::int64_t prev = summary_.min_ts;
+      for (std::size_t c = 0; c < time_chunks_; ++c) {
+        const auto t = static_cast<std::int64_t>(load_u64(time_index_ + c * 8));
+        if (t < prev || t > summary_.max_ts || (c == 0 && t != summary_.min_ts))
+          fail("time index entry " + std::to_string(c) + " is out of order (offset " +
+               std::to_string(refs[kSectionTimeIndex].offset + 4 + c * 8) + ")");
+        prev = t;
+      }
+    }
+
+    // The zstd dictionaries, and each stream's.
+    {
+      ByteReader zr(section(kSectionZstdDictionary), refs[kSectionZstdDictionary].offset);
+      const auto dicts = zr.uvarint();
+      if (dicts > zr.remaining()) fail("zstd dictionary section claims " + std::to_string(dicts));
+      for (std::uint64_t i = 0; i < dicts; ++i) {
+        const auto at = zr.offset();
+        auto d = as_bytes(zr.str());
+        zstd_dictionaries_.emplace_back(ZSTD_createDDict_byReference(d.data(), d.size()));
+        if (!zstd_dictionaries_.back())
+          fail("zstd dictionary " + std::to_string(i) + " (offset " + std::to_string(at) +
+               ") is not a valid dictionary");
+      }
+      if (zr.uvarint() != streams_.size())
+        fail("zstd dictionary section does not list every stream");
+      for (std::size_t i = 0; i < streams_.size(); ++i) {
+        const auto k = zr.uvarint();
+        if (k > zstd_dictionaries_.size())
+          fail("stream " + std::to_string(i) + " names zstd dictionary " + std::to_string(k));
+        stream_dictionary_.push_back(k == 0 ? nullptr : zstd_dictionaries_[k - 1].get());
+      }
+      if (!zr.done()) fail("zstd dictionary section has trailing bytes");
+    }
 
     postings_ = section(kSectionPostings);
     dictionary_ = section(kSectionDictionary);
@@ -142,30 +221,51 @@ void Segment::verify_and_load() {
   }
 }
 
+void Segment::DDictFree::operator()(ZSTD_DDict_s* d) const { ZSTD_freeDDict(d); }
+
 BlockIndexEntry Segment::block(std::size_t b) const {
   const std::uint8_t* p = block_index_.data() + b * kBlockIndexEntryBytes;
   BlockIndexEntry e;
   e.offset = load_u64(p);
   e.compressed_bytes = load_u32(p + 8);
   e.raw_bytes = load_u32(p + 12);
-  e.first_doc = load_u32(p + 16);
-  e.doc_count = load_u32(p + 20);
-  e.min_ts = static_cast<std::int64_t>(load_u64(p + 24));
-  e.max_ts = static_cast<std::int64_t>(load_u64(p + 32));
+  e.stream = load_u32(p + 16);
+  e.first_doc = load_u32(p + 20);
+  e.last_doc = load_u32(p + 24);
+  e.doc_count = load_u32(p + 28);
+  e.min_ts = static_cast<std::int64_t>(load_u64(p + 32));
   e.crc = load_u32(p + 40);
   return e;
 }
 
-std::size_t Segment::block_of(DocId doc) const {
-  std::size_t lo = 0, hi = block_count();
-  while (hi - lo > 1) {
-    std::size_t mid = (lo + hi) / 2;
-    if (block(mid).first_doc <= doc)
-      lo = mid;
-    else
-      hi = mid;
+std::size_t Segment::block_of(std::uint32_t stream, DocId doc) const {
+  if (stream < stream_blocks_.size()) {
+    // The last block of the stream whose first doc is <= doc.
+    std::size_t lo = stream_blocks_[stream].first, hi = stream_blocks_[stream].second;
+    while (lo < hi) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      if (load_u32(block_index_.data() + mid * kBlockIndexEntryBytes + 20) <= doc)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo > stream_blocks_[stream].first &&
+        load_u32(block_index_.data() + (lo - 1) * kBlockIndexEntryBytes + 24) >= doc)
+      return lo - 1;
   }
-  return lo;
+  fail("no line block of stream " + std::to_string(stream) + " holds doc " + std::to_string(doc));
+}
+
+Segment::TimeChunk Segment::time_chunk(std::size_t c) const {
+  TimeChunk t;
+  t.first_doc = static_cast<DocId>(c * time_interval_);
+  t.end_doc = static_cast<DocId>(
+      std::min<std::uint64_t>((c + 1) * std::uint64_t{time_interval_}, summary_.docs));
+  t.min_ts = static_cast<std::int64_t>(load_u64(time_index_ + c * 8));
+  // The next chunk's first doc is no older than any doc of this one.
+  t.max_ts = c + 1 < time_chunks_ ? static_cast<std::int64_t>(load_u64(time_index_ + (c + 1) * 8))
+                                  : summary_.max_ts;
+  return t;
 }
 
 std::string_view Segment::restart_key(std::uint32_t restart) const {
@@ -274,76 +374,135 @@ std::vector<std::string> Segment::terms_with_prefix(TermKind kind, std::string_v
 }
 
 std::pair<DocId, DocId> Segment::doc_range(std::int64_t start_ns, std::int64_t end_ns) const {
-  const std::size_t n = block_count();
-  // Blocks are in time order and do not overlap (max of one <= min of the next).
-  std::size_t first = 0, hi = n;
-  while (first < hi) {  // first block with max_ts >= start
-    std::size_t mid = (first + hi) / 2;
-    if (block(mid).max_ts < start_ns)
+  if (summary_.docs == 0 || start_ns > end_ns || end_ns < summary_.min_ts ||
+      start_ns > summary_.max_ts)
+    return {0, 0};
+  auto at = [&](std::size_t c) { return static_cast<std::int64_t>(load_u64(time_index_ + c * 8)); };
+  // First chunk whose docs may reach start: the next chunk starts at or after it.
+  std::size_t first = 0, hi = time_chunks_ - 1;
+  while (first < hi) {
+    const std::size_t mid = (first + hi) / 2;
+    if (at(mid + 1) < start_ns)
       first = mid + 1;
     else
       hi = mid;
   }
+  // One past the last chunk whose first doc is not after end.
   std::size_t last = first;
-  hi = n;
-  while (last < hi) {  // first block with min_ts > end
-    std::size_t mid = (last + hi) / 2;
-    if (block(mid).min_ts <= end_ns)
+  hi = time_chunks_;
+  while (last < hi) {
+    const std::size_t mid = (last + hi) / 2;
+    if (at(mid) <= end_ns)
       last = mid + 1;
     else
       hi = mid;
   }
   if (first >= last) return {0, 0};
-  auto lb = block(last - 1);
-  return {block(first).first_doc, lb.first_doc + lb.doc_count};
+  return {time_chunk(first).first_doc, time_chunk(last - 1).end_doc};
 }
 
-void DocReader::load(std::size_t b) {
-  const Segment& s = segment_;
-  auto e = s.block(b);
-  auto bytes = s.file_->data().subspan(e.offset, e.compressed_bytes);
-  if (crc32(bytes) != e.crc)
-    s.fail("CRC mismatch in line block " + std::to_string(b) + " (offset " +
-           std::to_string(e.offset) + ")");
-  raw_.resize(e.raw_bytes);
-  std::size_t n = ZSTD_decompress(raw_.data(), raw_.size(), bytes.data(), bytes.size());
-  if (ZSTD_isError(n) || n != e.raw_bytes)
-    s.fail("line block " + std::to_string(b) + " (offset " + std::to_string(e.offset) +
-           ") does not decompress: " + (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size"));
-  s.blocks_decompressed_.fetch_add(1, std::memory_order_relaxed);
-  docs_.clear();
-  try {
-    ByteReader r(raw_);
-    auto count = r.uvarint();
-    if (count != e.doc_count) s.fail("line block " + std::to_string(b) + " doc count mismatch");
-    std::vector<std::uint64_t> lens;
-    std::int64_t ts = e.min_ts;
-    for (std::uint64_t i = 0; i < count; ++i) {
-      SegmentDoc d;
-      d.stream = static_cast<std::uint32_t>(r.uvarint());
-      if (d.stream >= s.streams_.size())
-        s.fail("line block " + std::to_string(b) + " names an unknown stream");
-      ts = static_cast<std::int64_t>(static_cast<std::uint64_t>(ts) + r.uvarint());
-      d.timestamp_ns = ts;
-      lens.push_back(r.uvarint());
-      docs_.push_back(d);
-    }
-    for (std::size_t i = 0; i < docs_.size(); ++i) docs_[i].line = as_chars(r.bytes(lens[i]));
-  } catch (const FormatError& err) {
-    s.fail("line block " + std::to_string(b) + ": " + err.what());
+namespace {
+// One decompression context per thread, reused by every read.
+ZSTD_DCtx* thread_dctx() {
+  struct Holder {
+    ZSTD_DCtx* ctx = ZSTD_createDCtx();
+    ~Holder() { ZSTD_freeDCtx(ctx); }
+  };
+  thread_local Holder h;
+  return h.ctx;
+}
+
+// LEB128 within [p, end); false when truncated or over 64 bits.
+inline bool read_uvarint(const std::uint8_t*& p, const std::uint8_t* end, std::uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const std::uint8_t b = *p++;
+    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
   }
-  block_ = b;
+  return false;
+}
+}  // namespace
+
+void DocReader::load(Loaded& slot, std::size_t b) {
+  const Segment& s = segment_;
+  const auto e = s.block(b);
+  auto where = [&] {
+    return "line block " + std::to_string(b) + " (stream " + std::to_string(e.stream) + ", docs " +
+           std::to_string(e.first_doc) + ".." + std::to_string(e.last_doc) + ", offset " +
+           std::to_string(e.offset) + ")";
+  };
+  slot.block = static_cast<std::size_t>(-1);
+  auto bytes = s.file_->data().subspan(e.offset, e.compressed_bytes);
+  if (crc32(bytes) != e.crc) s.fail("CRC mismatch in " + where());
+  slot.raw.resize(e.raw_bytes);
+  ZSTD_DCtx* dctx = thread_dctx();
+  const ZSTD_DDict* dict = s.stream_dictionary_[e.stream];
+  const std::size_t n = dict ? ZSTD_decompress_usingDDict(dctx, slot.raw.data(), slot.raw.size(),
+                                                          bytes.data(), bytes.size(), dict)
+                             : ZSTD_decompressDCtx(dctx, slot.raw.data(), slot.raw.size(),
+                                                   bytes.data(), bytes.size());
+  if (ZSTD_isError(n) || n != e.raw_bytes)
+    s.fail(where() +
+           " does not decompress: " + (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size"));
+  s.blocks_decompressed_.fetch_add(1, std::memory_order_relaxed);
+
+  const auto* p = reinterpret_cast<const std::uint8_t*>(slot.raw.data());
+  const auto* end = p + slot.raw.size();
+  std::uint64_t count = 0;
+  if (!read_uvarint(p, end, count) || count != e.doc_count)
+    s.fail(where() + ": doc count differs from the block index");
+  slot.docs.resize(count);
+  slot.ts.resize(count);
+  slot.begin.resize(count + 1);
+  std::uint64_t doc = std::uint64_t{e.first_doc} - 1;  // wraps for doc 0; the gap restores it
+  std::uint64_t ts = static_cast<std::uint64_t>(e.min_ts);
+  std::uint64_t at = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::uint64_t gap = 0, dt = 0, len = 0;
+    if (!read_uvarint(p, end, gap) || !read_uvarint(p, end, dt) || !read_uvarint(p, end, len))
+      s.fail(where() + ": truncated doc header " + std::to_string(i));
+    doc += gap + 1;
+    ts += dt;
+    slot.docs[i] = static_cast<DocId>(doc);
+    slot.ts[i] = static_cast<std::int64_t>(ts);
+    slot.begin[i] = static_cast<std::uint32_t>(at);
+    at += len;
+    if (at > slot.raw.size() || doc > e.last_doc)
+      s.fail(where() + ": doc header " + std::to_string(i) + " is out of bounds");
+  }
+  const auto body =
+      static_cast<std::uint64_t>(p - reinterpret_cast<const std::uint8_t*>(slot.raw.data()));
+  if (count > 0 && (slot.docs[0] != e.first_doc || slot.docs[count - 1] != e.last_doc))
+    s.fail(where() + ": docs differ from the block index");
+  if (body + at != slot.raw.size()) s.fail(where() + ": line lengths do not add up");
+  for (auto& b0 : slot.begin) b0 += static_cast<std::uint32_t>(body);
+  slot.begin[count] = static_cast<std::uint32_t>(slot.raw.size());
+  slot.first = e.first_doc;
+  slot.last = e.last_doc;
+  slot.cursor = 0;
+  slot.block = b;
 }
 
 SegmentDoc DocReader::get(DocId doc) {
-  if (doc >= segment_.doc_count()) segment_.fail("doc " + std::to_string(doc) + " out of range");
-  if (block_ == static_cast<std::size_t>(-1)) {
-    load(segment_.block_of(doc));
-  } else {
-    auto e = segment_.block(block_);
-    if (doc < e.first_doc || doc >= e.first_doc + e.doc_count) load(segment_.block_of(doc));
-  }
-  return docs_[doc - segment_.block(block_).first_doc];
+  const Segment& s = segment_;
+  if (doc >= s.doc_count()) s.fail("doc " + std::to_string(doc) + " out of range");
+  const std::uint32_t stream = s.doc_stream(doc);
+  if (stream >= streams_.size()) streams_.resize(stream + 1);
+  Loaded& slot = streams_[stream];
+  if (slot.block == static_cast<std::size_t>(-1) || doc < slot.first || doc > slot.last)
+    load(slot, s.block_of(stream, doc));
+  // Reads mostly ascend: search from the doc read last.
+  auto from = slot.docs.begin();
+  if (slot.docs[slot.cursor] <= doc) from += static_cast<std::ptrdiff_t>(slot.cursor);
+  auto it = std::lower_bound(from, slot.docs.end(), doc);
+  if (it == slot.docs.end() || *it != doc)
+    s.fail("line block " + std::to_string(slot.block) + " lacks doc " + std::to_string(doc) +
+           ", which the doc streams table puts in stream " + std::to_string(stream));
+  const std::size_t i = static_cast<std::size_t>(it - slot.docs.begin());
+  slot.cursor = i;
+  return {stream, slot.ts[i],
+          std::string_view(slot.raw).substr(slot.begin[i], slot.begin[i + 1] - slot.begin[i])};
 }
 
 bool Segment::may_hold(const Labels& stream, std::int64_t min_ts, std::int64_t max_ts) const {
@@ -370,13 +529,24 @@ bool Segment::contains(const Labels& stream, std::uint64_t hash, std::int64_t ts
   }
   if (lo == n || load_u32(dedup_.data() + lo * kDedupEntryBytes) != key) return false;
   // A key hit (almost always a real duplicate): confirm against the docs
-  // with that exact timestamp.
+  // of this stream with that exact timestamp.
+  auto fp = streams_by_fp_.find(stream.fingerprint());
+  if (fp == streams_by_fp_.end()) return false;
+  std::uint32_t sid = 0;
+  bool known = false;
+  for (std::uint32_t s : fp->second)
+    if (streams_[s] == stream) {
+      sid = s;
+      known = true;
+    }
+  if (!known) return false;
   auto [first, last] = doc_range(ts, ts);
   DocReader local(*this);
   DocReader& reader = shared_reader ? *shared_reader : local;
   for (DocId d = first; d < last; ++d) {
+    if (doc_stream(d) != sid) continue;
     auto doc = reader.get(d);
-    if (doc.timestamp_ns == ts && doc.line == line && streams_[doc.stream] == stream) return true;
+    if (doc.timestamp_ns == ts && doc.line == line) return true;
   }
   return false;
 }
@@ -416,16 +586,16 @@ SearchResult Segment::search(const SearchQuery& q) const {
 
   auto [lo, hi] = doc_range(q.start_ns, q.end_ns);
   if (lo >= hi) return result;
-  // Only the edge blocks of the range can hold docs outside it.
-  std::size_t edge_first = block_of(lo), edge_last = block_of(hi - 1);
-  auto needs_time_check = [&](std::size_t b) {
-    auto e = block(b);
-    return e.min_ts < q.start_ns || e.max_ts > q.end_ns;
+  // Only the edge time chunks of the range can hold docs outside it.
+  const TimeChunk edge_first = time_chunk(time_chunk_of(lo));
+  const TimeChunk edge_last = time_chunk(time_chunk_of(hi - 1));
+  auto needs_time_check = [&](const TimeChunk& c) {
+    return c.min_ts < q.start_ns || c.max_ts > q.end_ns;
   };
   const bool check_first = needs_time_check(edge_first);
   const bool check_last = needs_time_check(edge_last);
-  const DocId first_end = block(edge_first).first_doc + block(edge_first).doc_count;
-  const DocId last_begin = block(edge_last).first_doc;
+  const DocId first_end = edge_first.end_doc;
+  const DocId last_begin = edge_last.first_doc;
 
   DocReader reader(*this);
   std::vector<DocId> newest;  // the last matches seen, trimmed to ~limit

@@ -160,7 +160,7 @@ TEST_CASE("segment: exact and prefix term lookups, label and field terms", "[log
   fs::remove_all(dir);
 }
 
-TEST_CASE("segment: time ranges skip blocks by their min/max time", "[logindex][segment]") {
+TEST_CASE("segment: time ranges skip blocks by the time index", "[logindex][segment]") {
   auto dir = fs::path(testing::temp_dir("lseg"));
   MemoryIndex head;
   // 20,000 lines over 20,000 s, small blocks: many blocks.
@@ -247,7 +247,7 @@ TEST_CASE("segment: real logs (loghub) answer like the head", "[logindex][segmen
   // With 64 KiB blocks, lines plus index take less room than the bare text
   // (these excerpts are rich in unique terms: ids, IPs, numbers).
   auto big = write_segment(head, dir / "2.seg", SegmentWriterOptions{64u << 10, 3});
-  CHECK(big->summary().blocks == 2);
+  CHECK(big->summary().blocks == 3);  // a block holds one stream's lines
   CHECK(big->summary().file_bytes < head.line_bytes());
   for (const std::string q :
        {"Failed password", "invalid user", "PacketResponder terminating", "jk2_init Found child",
@@ -323,6 +323,60 @@ TEST_CASE("segment: lists handed over by a flush or merge equal re-tokenizing th
   pieces.finish();
   auto p = all_postings(*Segment::open(dir / "pieces.seg"));
   CHECK(p[key] == std::vector<DocId>{0, 2, 3});
+  fs::remove_all(dir);
+}
+
+TEST_CASE("segment: sorted lists and stream ids (the store's path) equal re-tokenizing",
+          "[logindex][segment][loghub]") {
+  auto dir = fs::path(testing::temp_dir("lseg"));
+  const std::string dir_logs = STRATA_LOGHUB_DIR;
+  MemoryIndex head;
+  std::int64_t ts = 0;
+  const Labels streams[] = {kApp, kDb, Labels{{"job", "app"}}};
+  for (const auto& l : read_lines(dir_logs + "/OpenSSH_300.log")) {
+    head.add(streams[ts % 3], (ts * 7919) % 1000, l);  // arrival != time order
+    ++ts;
+  }
+  auto slow = write_segment(head, dir / "slow.seg");
+
+  SegmentWriter w(dir / "fast.seg");
+  std::vector<DocId> renumber(head.doc_count());
+  DocId next = 0;
+  std::map<const Labels*, std::uint32_t> ids_of;
+  head.for_each_in_time_order([&](DocId id, const EntryView& e) {
+    renumber[id] = next++;
+    auto it = ids_of.find(&e.stream);
+    if (it == ids_of.end()) it = ids_of.emplace(&e.stream, w.add_stream(e.stream)).first;
+    w.add_untokenized(it->second, e.timestamp_ns, e.line);
+  });
+  std::string prev;
+  head.for_each_posting_list([&](std::string_view key, std::span<const DocId> ids) {
+    CHECK(prev < key);  // the head hands its lists over in key order
+    prev = key;
+    std::vector<DocId> mapped;
+    for (DocId id : ids) mapped.push_back(renumber[id]);
+    std::sort(mapped.begin(), mapped.end());
+    w.add_sorted_postings(key, mapped);
+  });
+  CHECK_THROWS_AS(w.add_sorted_postings(term_key(TermKind::kToken, "a"), std::vector<DocId>{0}),
+                  std::logic_error);  // out of key order
+  CHECK_THROWS_AS(w.add_postings(term_key(TermKind::kToken, "zzz"), std::vector<DocId>{0}),
+                  std::logic_error);  // not mixed with the map path
+  w.finish();
+  auto fast = Segment::open(dir / "fast.seg");
+  CHECK(all_postings(*fast) == all_postings(*slow));
+  CHECK(fast->summary().terms == slow->summary().terms);
+  CHECK(fast->streams() == slow->streams());
+  CHECK(fast->search(words("sshd")).matched == slow->search(words("sshd")).matched);
+
+  // A registered stream needs a doc; unsorted ids are refused.
+  SegmentWriter bad(dir / "bad.seg");
+  bad.add_untokenized(bad.add_stream(kApp), 1, "x y");
+  CHECK_THROWS_AS(
+      bad.add_sorted_postings(term_key(TermKind::kToken, "x"), std::vector<DocId>{1, 0}),
+      std::logic_error);
+  bad.add_stream(kDb);
+  CHECK_THROWS_AS(bad.finish(), std::logic_error);
   fs::remove_all(dir);
 }
 
